@@ -1,0 +1,32 @@
+# Two commands for a fresh machine; each does its own set-up.
+#   make book   - execute the notebooks (profile $(PROFILE)) and build the HTML book
+#   make test   - unit tests, then every notebook under nbval (profile ci)
+PYTHON ?= python3
+VENV ?= .venv
+PROFILE ?= ci
+PY := $(VENV)/bin/python
+SETUP_STAMP := $(VENV)/.installed
+
+.PHONY: book test setup unit notebooks clean
+
+$(SETUP_STAMP): requirements.txt pyproject.toml
+	bash scripts/setup.sh "$(PYTHON)" "$(VENV)"
+	touch $@
+
+setup: $(SETUP_STAMP)
+
+book: $(SETUP_STAMP)
+	$(PY) -m cgan_lib book --profile $(PROFILE)
+	@echo "Open book/_build/html/index.html"
+
+unit: $(SETUP_STAMP)
+	$(PY) -m pytest tests -q
+
+notebooks: $(SETUP_STAMP)
+	CGAN_PROFILE=ci TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax notebooks -q -p no:cacheprovider
+
+test: $(SETUP_STAMP)
+	CGAN_PROFILE=ci TQDM_DISABLE=1 $(PY) -m pytest tests --nbval-lax notebooks -q
+
+clean:
+	rm -rf book/_build

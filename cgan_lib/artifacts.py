@@ -1,0 +1,171 @@
+"""The artifact cache and the results records.
+
+Every artifact (a trained classifier, a generator, a protected dataset, a victim's
+result) is stored under a key built from everything that determines it, so a re-run
+costs nothing and a changed setting never reuses a stale result. Writes are atomic: a
+killed process leaves either the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+# Bump the version of a step when its code changes what it produces.
+CODE_VERSIONS = {
+    "decoded": 1,
+    "classifier": 1,
+    "generator": 1,
+    "protected": 1,
+    "baseline": 1,
+    "emn": 1,
+    "victim": 1,
+}
+
+
+class CorruptCheckpointError(RuntimeError):
+    pass
+
+
+def cache_dir() -> Path:
+    """Root of the artifact cache: ``$CGAN_CACHE``, else ``~/.cache/cgan_lib``."""
+    p = Path(os.environ.get("CGAN_CACHE") or Path.home() / ".cache" / "cgan_lib")
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def make_key(step: str, params: dict) -> str:
+    """Deterministic key for ``step`` from ``params`` (JSON-able) and the step's code version."""
+    blob = json.dumps({"step": step, "v": CODE_VERSIONS.get(step, 0), **params},
+                      sort_keys=True, default=str)
+    return f"{step}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to ``path`` atomically (write to a temporary file, then rename)."""
+    return _atomic(Path(path), lambda t: torch.save(obj, t))
+
+
+def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
+    return _atomic(Path(path), lambda t: t.write_text(text))
+
+
+def load_checkpoint(path: str | os.PathLike) -> Any:
+    """``torch.load(..., weights_only=True)`` with a clear error for missing or corrupt files."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}.")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle errors, truncated zip, wrong format ...
+        raise CorruptCheckpointError(
+            f"{path} is not a readable checkpoint ({type(e).__name__}: {e}). "
+            f"It may be truncated or not a file written by cgan_lib; delete it to "
+            f"recompute it, or point to the right file.") from e
+
+
+def cached_tensors(step: str, params: dict, compute: Callable[[], dict],
+                   subdir: str | None = None) -> dict:
+    """Load the dict of tensors stored under (step, params), or compute and store it."""
+    key = make_key(step, params)
+    path = cache_dir() / (subdir or step) / f"{key}.pt"
+    if path.is_file():
+        try:
+            return load_checkpoint(path)
+        except CorruptCheckpointError as e:
+            bad = path.with_suffix(".corrupt")
+            path.rename(bad)  # kept for inspection, never overwritten in place
+            warnings.warn(f"{e} Moved it to {bad} and recomputing.")
+    out = compute()
+    atomic_save(out, path)
+    return out
+
+
+def cached_json(step: str, params: dict, compute: Callable[[], dict]) -> dict:
+    key = make_key(step, params)
+    path = cache_dir() / step / f"{key}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    out = compute()
+    atomic_write_text(json.dumps(out, indent=1), path)
+    return out
+
+
+# ----------------------------------------------------------------------------- records
+
+RECORD_FIELDS = ("experiment", "dataset", "arch", "method", "setting", "metric", "value",
+                 "paper_value", "profile", "device", "seconds")
+
+
+def results_dir() -> Path:
+    """``$CGAN_RESULTS``, else ``results/`` at the repository root (found from the cwd)."""
+    if os.environ.get("CGAN_RESULTS"):
+        return Path(os.environ["CGAN_RESULTS"])
+    from .book import project_root
+    return project_root() / "results"
+
+
+class Results:
+    """Collects a notebook's numbers and writes ``results/<profile>/<notebook>.json``.
+
+    Records are replaced by (experiment, dataset, arch, method, setting, metric), so a
+    re-run updates rather than duplicates them.
+    """
+
+    def __init__(self, notebook: str, profile: str, device: str, root: str | None = None):
+        self.notebook, self.profile, self.device = notebook, profile, device
+        self.path = Path(root or results_dir()) / profile / f"{notebook}.json"
+        self.records: list[dict] = []
+
+    def add(self, experiment: str, dataset: str, arch: str, method: str, setting: str,
+            metric: str, value: float, paper_value: float | None = None,
+            seconds: float | None = None, **extra) -> dict:
+        if value is not None and metric.endswith("acc") and not 0.0 <= value <= 1.0:
+            raise ValueError(f"accuracy {value} is not a fraction in [0, 1]")
+        rec = dict(experiment=experiment, dataset=dataset, arch=arch, method=method,
+                   setting=setting, metric=metric, value=None if value is None else float(value),
+                   paper_value=paper_value, profile=self.profile, device=self.device,
+                   seconds=None if seconds is None else round(float(seconds), 2), **extra)
+        ident = tuple(rec[k] for k in ("experiment", "dataset", "arch", "method", "setting", "metric"))
+        self.records = [r for r in self.records
+                        if tuple(r[k] for k in ("experiment", "dataset", "arch", "method",
+                                                "setting", "metric")) != ident]
+        self.records.append(rec)
+        return rec
+
+    def save(self) -> Path:
+        body = {"notebook": self.notebook, "profile": self.profile, "device": self.device,
+                "written": time.strftime("%Y-%m-%d %H:%M:%S"), "records": self.records}
+        return atomic_write_text(json.dumps(body, indent=1), self.path)
+
+
+def load_results(root: str | os.PathLike | None = None) -> list[dict]:
+    """All records under ``results/*/*.json``."""
+    root = Path(root or results_dir())
+    out = []
+    for f in sorted(root.glob("*/*.json")):
+        body = json.loads(f.read_text())
+        for r in body.get("records", []):
+            out.append({**r, "notebook": body.get("notebook", f.stem)})
+    return out

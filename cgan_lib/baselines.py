@@ -1,0 +1,132 @@
+"""Baselines the paper compares against, each returning protected uint8 images.
+
+* class-wise patches (CWP, Section 4.2, Appendix G.2),
+* class-wise noise (CWN, Section 4.2),
+* error-minimizing noise (EMN, Huang et al. 2021), sample-wise min-min (Appendix G.4).
+
+All of them, like ConfounderGAN, add the noise to the image and *then* clamp to [0, 1]
+(clamping the noise first would lose its negative half), and quantise to uint8 as a
+published PNG would.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+
+from .device import progress as progress_bar
+from .data import mean_std, to_float, to_uint8
+from .device import get_device
+from .models import make_classifier
+
+# Appendix G.2, in the paper's order (its list has 21 entries; "(0,0,240,0)" read as (0,0,240)).
+CWP_COLOURS = [(220, 0, 0), (230, 0, 0), (240, 0, 0), (250, 0, 0), (0, 220, 0), (0, 230, 0),
+               (0, 240, 0), (0, 250, 0), (0, 0, 220), (0, 0, 230), (0, 0, 240), (0, 0, 250),
+               (220, 220, 0), (230, 230, 0), (240, 240, 0), (250, 250, 0), (220, 0, 220),
+               (230, 0, 230), (240, 0, 240), (250, 0, 250), (250, 250, 250)]
+
+
+def patch_size_for(image_size: int) -> int:
+    """The paper's 32-pixel patch on 224-pixel images, scaled to ``image_size``."""
+    return max(2, round(32 * image_size / 224))
+
+
+def class_wise_patches(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
+                       size: int | None = None) -> torch.Tensor:
+    """Paste a class-coloured square in the lower-right corner of every image.
+
+    Colour images use the paper's colours; grayscale images (which cannot tell
+    (220,0,0) from (0,220,0) apart) use evenly spaced gray levels from 40 to 255.
+    """
+    c, h, w = x_u8.shape[1:]
+    size = size or patch_size_for(min(h, w))
+    if c == 3:
+        if n_classes > len(CWP_COLOURS):
+            raise ValueError(f"CWP defines {len(CWP_COLOURS)} colours, not {n_classes}.")
+        colours = torch.tensor(CWP_COLOURS[:n_classes], dtype=torch.uint8)
+    else:
+        levels = torch.linspace(40, 255, n_classes).round().to(torch.uint8)
+        colours = levels.view(-1, 1).expand(n_classes, c)
+    out = x_u8.clone()
+    out[:, :, h - size:, w - size:] = colours[y].view(-1, c, 1, 1)
+    return out
+
+
+def class_wise_noise_patterns(n_classes: int, shape, eps: float, seed: int = 0) -> torch.Tensor:
+    """One random pattern of +-eps per class."""
+    g = torch.Generator().manual_seed(seed)
+    signs = torch.randint(0, 2, (n_classes, *shape), generator=g).float() * 2 - 1
+    return signs * eps
+
+
+def class_wise_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int, eps: float,
+                     seed: int = 0) -> torch.Tensor:
+    """CWN: add the class's +-eps pattern to every image, clamp, quantise."""
+    pats = class_wise_noise_patterns(n_classes, x_u8.shape[1:], eps, seed)
+    return to_uint8(to_float(x_u8) + pats[y])
+
+
+def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int, eps: float,
+                           arch: str = "resnet18", width: float = 1.0, steps: int = 20,
+                           step_size: float = 0.8 / 255, train_steps: int = 10,
+                           stop_error: float = 0.01, max_rounds: int = 20, lr: float = 0.1,
+                           batch_size: int = 128, seed: int = 0, progress: bool = True):
+    """Sample-wise error-minimizing noise (Huang et al. 2021), by bi-level min-min.
+
+    Repeats: ``train_steps`` SGD steps of a source model on ``clamp(x + delta)``; stop if its
+    training error on the perturbed set is below ``stop_error``; else ``steps`` PGD steps
+    that *minimise* the loss w.r.t. delta (projected to the eps ball) for every image.
+    Returns ``(protected_uint8, info)`` with the rounds run, the final error and whether
+    the stop condition was reached.
+    """
+    dev = get_device()
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    x = to_float(x_u8)
+    n = len(x)
+    delta = (torch.rand(x.shape, generator=g) * 2 - 1) * eps
+    mean, std = mean_std(x_u8)
+    model = make_classifier(arch, n_classes, x.shape[1], mean, std, width).to(dev)
+    model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    t0 = time.time()
+    perm, pos = torch.randperm(n, generator=g), 0
+    errors, stopped = [], False
+    bar = progress_bar(range(max_rounds), "EMN", progress)
+    for rnd in bar:
+        model.train()
+        for _ in range(train_steps):
+            if pos + batch_size > n:
+                perm, pos = torch.randperm(n, generator=g), 0
+            idx = perm[pos:pos + batch_size]
+            pos += batch_size
+            xb = (x[idx] + delta[idx]).clamp(0, 1).to(dev)
+            loss = F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)),
+                                   y[idx].to(dev))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            wrong = 0
+            for i in range(0, n, 512):
+                xb = (x[i:i + 512] + delta[i:i + 512]).clamp(0, 1).to(dev)
+                wrong += (model(xb).argmax(1).cpu() != y[i:i + 512]).sum().item()
+        errors.append(wrong / n)
+        bar.set_postfix(error=f"{errors[-1]:.3f}")
+        if errors[-1] < stop_error:
+            stopped = True
+            break
+        for i in range(0, n, batch_size):
+            xb, yb = x[i:i + batch_size].to(dev), y[i:i + batch_size].to(dev)
+            d = delta[i:i + batch_size].to(dev)
+            for _ in range(steps):
+                d.requires_grad_(True)
+                loss = F.cross_entropy(model((xb + d).clamp(0, 1)), yb)
+                grad, = torch.autograd.grad(loss, d)
+                d = (d.detach() - step_size * grad.sign()).clamp(-eps, eps)
+            delta[i:i + batch_size] = d.detach().cpu()
+    info = dict(rounds=len(errors), errors=errors, final_error=errors[-1] if errors else None,
+                stopped=stopped, seconds=round(time.time() - t0, 2))
+    return to_uint8(x + delta), info

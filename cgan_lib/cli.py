@@ -1,0 +1,107 @@
+"""Command line: ``python -m cgan_lib <command>`` (or ``cgan <command>``)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _cmd_profiles(args):
+    from .profiles import PROFILES
+    for p in PROFILES.values():
+        print(f"{p.name:6s} {p.description}\n       {p.summary()}")
+        for d in p.departures:
+            print(f"       - departs from the paper: {d}")
+
+
+def _cmd_data(args):
+    from .data import load_dataset
+    d = load_dataset(args.dataset, args.root)
+    print(d)
+    print("classes:", ", ".join(map(str, d.classes)))
+
+
+def _cmd_train(args):
+    from .experiment import Experiment
+    from .gan import save_generator
+    exp = Experiment("cli", args.profile, args.dataset, args.root, args.seed)
+    print(exp.summary())
+    f, acc = exp.classifier()
+    print(f"classifier f: clean test accuracy {acc:.3f}")
+    G, hist = exp.generator()
+    last = hist[-1]
+    print(f"generator: {len(hist)} epochs; f's accuracy on the noise alone {last['noise_acc']:.3f}; "
+          f"checkpoint {G.checkpoint_path}")
+    if args.out:
+        save_generator(G, args.out, G.meta, hist)
+        print(f"wrote {args.out}")
+
+
+def _cmd_protect(args):
+    from .protect import protect_folder
+    rep = protect_folder(args.generator, args.input, args.output, overwrite=args.overwrite,
+                         progress=not args.quiet)
+    for p, frm, to in rep.converted[:10]:
+        print(f"converted {p.name}: {frm} -> {to} (the generator works on {to} images)")
+    for p, why in rep.skipped:
+        print(f"skipped {p}: {why}", file=sys.stderr)
+    print(rep.summary())
+    return 0 if rep.written or not rep.skipped else 1
+
+
+def _cmd_book(args):
+    from .book import run_book
+    return run_book(args.profile, only=args.only, data_root=args.root, build=not args.no_build,
+                    timeout=args.timeout)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m cgan_lib",
+                                 description="ConfounderGAN reproduction: data, training, "
+                                             "protection and the book.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("profiles", help="list the profiles (ci, quick, paper) and their sizes")
+    s.set_defaults(fn=_cmd_profiles)
+
+    s = sub.add_parser("data", help="load a dataset and print what was found")
+    s.add_argument("dataset", help="fashion-mnist, cifar10, svhn, bloodmnist or folder:PATH")
+    s.add_argument("--root", help="data root (default: $CGAN_DATA)")
+    s.set_defaults(fn=_cmd_data)
+
+    s = sub.add_parser("train", help="train classifier f and generator G (resumable)")
+    s.add_argument("--profile", help="ci, quick or paper (default: $CGAN_PROFILE or ci)")
+    s.add_argument("--dataset", help="default: the profile's")
+    s.add_argument("--root", help="data root (default: $CGAN_DATA)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", help="also export the generator to this .pt file")
+    s.set_defaults(fn=_cmd_train)
+
+    s = sub.add_parser("protect", help="protect a folder of images with a trained generator")
+    s.add_argument("--generator", required=True, help="generator checkpoint (.pt)")
+    s.add_argument("input", help="folder of images (searched recursively)")
+    s.add_argument("output", help="folder for the protected PNGs (must differ from input)")
+    s.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(fn=_cmd_protect)
+
+    s = sub.add_parser("book", help="execute the notebooks with papermill and build the HTML book")
+    s.add_argument("--profile", help="ci, quick or paper (default: $CGAN_PROFILE or ci)")
+    s.add_argument("--only", action="append", help="run only notebooks whose number or name "
+                                                   "starts with this (repeatable)")
+    s.add_argument("--root", help="data root passed to the notebooks")
+    s.add_argument("--no-build", action="store_true", help="execute only, do not build HTML")
+    s.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    s.set_defaults(fn=_cmd_book)
+
+    args = ap.parse_args(argv)
+    try:
+        rc = args.fn(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Imperceptibility and noise-structure metrics, and the gradient statistics of Appendix A."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .data import to_float
+
+
+def noise_of(protected_u8: torch.Tensor, clean_u8: torch.Tensor) -> torch.Tensor:
+    """The noise a victim actually receives, in [0, 1] units."""
+    return to_float(protected_u8) - to_float(clean_u8)
+
+
+def linf(noise: torch.Tensor) -> torch.Tensor:
+    return noise.flatten(1).abs().max(1).values
+
+
+def l2(noise: torch.Tensor) -> torch.Tensor:
+    return noise.flatten(1).norm(dim=1)
+
+
+def psnr(a_u8: torch.Tensor, b_u8: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR in dB (inf where the images are identical)."""
+    mse = (to_float(a_u8) - to_float(b_u8)).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(1.0 / mse)
+
+
+def ssim(a_u8: torch.Tensor, b_u8: torch.Tensor, window: int = 7, sigma: float = 1.5) -> torch.Tensor:
+    """Per-image SSIM (Wang et al. 2004) with a Gaussian window, averaged over channels."""
+    a, b = to_float(a_u8), to_float(b_u8)
+    c = a.shape[1]
+    coords = torch.arange(window, dtype=torch.float32) - (window - 1) / 2
+    g1 = torch.exp(-coords ** 2 / (2 * sigma ** 2))
+    g1 = g1 / g1.sum()
+    k = (g1[:, None] * g1[None, :]).expand(c, 1, window, window)
+
+    def blur(t):
+        return F.conv2d(t, k, groups=c)
+
+    mu_a, mu_b = blur(a), blur(b)
+    saa = blur(a * a) - mu_a ** 2
+    sbb = blur(b * b) - mu_b ** 2
+    sab = blur(a * b) - mu_a * mu_b
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    m = ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
+    return m.flatten(1).mean(1)
+
+
+def imperceptibility(protected_u8, clean_u8) -> dict:
+    """Mean L-inf (in /255 units), L2, PSNR and SSIM of protected versus clean images."""
+    n = noise_of(protected_u8, clean_u8)
+    p = psnr(protected_u8, clean_u8)
+    return {"linf_255": float(linf(n).max() * 255), "l2": float(l2(n).mean()),
+            "psnr_db": float(p[torch.isfinite(p)].mean()) if torch.isfinite(p).any() else float("inf"),
+            "ssim": float(ssim(protected_u8, clean_u8).mean())}
+
+
+def class_wise_fraction(noise: torch.Tensor, y: torch.Tensor) -> float:
+    """Share of the noise energy that is its class's mean pattern.
+
+    1.0: every image of a class gets the same noise (class-wise noise, like CWN); near 0:
+    the noise of each image is its own.
+    """
+    flat = noise.flatten(1)
+    means = torch.zeros(int(y.max()) + 1, flat.shape[1])
+    means.index_add_(0, y, flat)
+    means /= torch.bincount(y, minlength=len(means)).clamp(min=1).unsqueeze(1).float()
+    return float(means[y].pow(2).sum() / flat.pow(2).sum().clamp(min=1e-12))
+
+
+def image_correlation(noise: torch.Tensor, clean_u8: torch.Tensor) -> float:
+    """Mean per-image Pearson correlation between the noise and the image."""
+    a = noise.flatten(1)
+    b = to_float(clean_u8).flatten(1)
+    a = a - a.mean(1, keepdim=True)
+    b = b - b.mean(1, keepdim=True)
+    r = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp(min=1e-12)
+    return float(r.mean())
+
+
+def noise_structure(protected_u8, clean_u8, y) -> dict:
+    n = noise_of(protected_u8, clean_u8)
+    return {"class_wise_fraction": class_wise_fraction(n, y),
+            "image_correlation": image_correlation(n, clean_u8)}

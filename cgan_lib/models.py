@@ -1,0 +1,176 @@
+"""Networks: the generator G and discriminator D of ConfounderGAN, and the classifier zoo.
+
+The classifiers are torchvision's models with the stem adapted to small images, as
+CIFAR work does: the first convolution becomes 3x3 with stride 1 and the max-pool is
+removed (torchvision's ImageNet stem shrinks a 32x32 image to 8x8 before the first block
+and is known to change these results). Each classifier normalises its own input with the
+training set's mean and std, so every caller feeds it images (or noise) in [0, 1] units.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
+
+ARCHS = ("resnet18", "resnet50", "vgg11", "densenet121")
+
+
+class Normalize(nn.Module):
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
+class SmallResNet(ResNet):
+    """torchvision's ResNet with a CIFAR stem and a width multiplier.
+
+    ``width=1`` is the standard ResNet18/50 (64-128-256-512 channels); ``width=0.25`` is a
+    quarter-width one for CPU profiles. Blocks, forward pass and initialisation are
+    torchvision's own.
+    """
+
+    def __init__(self, block, layers, num_classes=10, in_channels=3, width=1.0):
+        nn.Module.__init__(self)
+        self._norm_layer = nn.BatchNorm2d
+        self.dilation, self.groups, self.base_width = 1, 1, 64
+        w = [max(4, int(round(c * width))) for c in (64, 128, 256, 512)]
+        self.inplanes = w[0]
+        self.conv1 = nn.Conv2d(in_channels, w[0], 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(w[0])
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.Identity()
+        self.layer1 = self._make_layer(block, w[0], layers[0])
+        self.layer2 = self._make_layer(block, w[1], layers[1], stride=2)
+        self.layer3 = self._make_layer(block, w[2], layers[2], stride=2)
+        self.layer4 = self._make_layer(block, w[3], layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(w[3] * block.expansion, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+
+
+def _vgg11(num_classes, in_channels, width):
+    m = torchvision.models.vgg11_bn(num_classes=num_classes)
+    feats, prev = [], in_channels
+    for layer in m.features:
+        if isinstance(layer, nn.Conv2d):
+            out = max(4, int(round(layer.out_channels * width)))
+            feats.append(nn.Conv2d(prev, out, 3, padding=1))
+            prev = out
+        elif isinstance(layer, nn.BatchNorm2d):
+            feats.append(nn.BatchNorm2d(prev))
+        elif isinstance(layer, nn.MaxPool2d):
+            feats.append(nn.MaxPool2d(2, 2, ceil_mode=True))  # 28x28 inputs survive 5 pools
+        else:
+            feats.append(layer)
+    m.features = nn.Sequential(*feats)
+    m.avgpool = nn.AdaptiveAvgPool2d(1)
+    m.classifier = nn.Sequential(nn.Flatten(), nn.Linear(prev, num_classes))
+    return m
+
+
+def _densenet121(num_classes, in_channels, width):
+    growth = max(4, int(round(32 * width)))
+    m = torchvision.models.DenseNet(growth_rate=growth, block_config=(6, 12, 24, 16),
+                                    num_init_features=2 * growth, num_classes=num_classes)
+    m.features.conv0 = nn.Conv2d(in_channels, 2 * growth, 3, 1, 1, bias=False)
+    m.features.pool0 = nn.Identity()
+    return m
+
+
+def make_classifier(arch: str, num_classes: int, in_channels: int, mean, std,
+                    width: float = 1.0) -> nn.Module:
+    """A classifier from the zoo, with input normalisation built in."""
+    arch = arch.lower()
+    if arch == "resnet18":
+        net = SmallResNet(BasicBlock, [2, 2, 2, 2], num_classes, in_channels, width)
+    elif arch == "resnet50":
+        net = SmallResNet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels, width)
+    elif arch == "vgg11":
+        net = _vgg11(num_classes, in_channels, width)
+    elif arch == "densenet121":
+        net = _densenet121(num_classes, in_channels, width)
+    else:
+        raise ValueError(f"Unknown architecture {arch!r}. Known: {', '.join(ARCHS)}.")
+    return nn.Sequential(Normalize(mean, std), net)
+
+
+# ----------------------------------------------------------------------------- GAN
+
+def _pad16(x):
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % 16, (-w) % 16
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    return x, h, w
+
+
+class Generator(nn.Module):
+    """G_theta: 4 strided convolutions down, 4 transposed convolutions up (Appendix G.3).
+
+    The output is ``eps * tanh(.)``, so ``|G(x)|_inf <= eps`` holds by construction for any
+    input. Any image size works: the input is padded to a multiple of 16 and the noise
+    cropped back.
+    """
+
+    def __init__(self, channels: int = 3, eps: float = 8 / 255, width: int = 32):
+        super().__init__()
+        self.channels, self.eps, self.width = channels, float(eps), width
+        c = [channels, width, 2 * width, 4 * width, 8 * width]
+        down = []
+        for i in range(4):
+            down += [nn.Conv2d(c[i], c[i + 1], 4, 2, 1), nn.BatchNorm2d(c[i + 1]),
+                     nn.LeakyReLU(0.2, inplace=True)]
+        up = []
+        for i in range(4, 0, -1):
+            last = i == 1
+            up += [nn.ConvTranspose2d(c[i], c[i - 1], 4, 2, 1)]
+            if not last:
+                up += [nn.BatchNorm2d(c[i - 1]), nn.ReLU(inplace=True)]
+        self.down, self.up = nn.Sequential(*down), nn.Sequential(*up)
+
+    def forward(self, x):
+        xp, h, w = _pad16(x)
+        noise = self.eps * torch.tanh(self.up(self.down(xp)))
+        return noise[..., :h, :w]
+
+
+class Discriminator(nn.Module):
+    """D_phi: 4 strided convolutions and a binary classifier (logit of 'original')."""
+
+    def __init__(self, channels: int = 3, width: int = 32):
+        super().__init__()
+        c = [channels, width, 2 * width, 4 * width, 8 * width]
+        layers = []
+        for i in range(4):
+            layers += [nn.Conv2d(c[i], c[i + 1], 4, 2, 1)]
+            if i > 0:
+                layers += [nn.BatchNorm2d(c[i + 1])]
+            layers += [nn.LeakyReLU(0.2, inplace=True)]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c[4], 1))
+
+    def forward(self, x):
+        xp, _, _ = _pad16(x)
+        return self.head(self.features(xp)).squeeze(1)
+
+
+def count_parameters(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def l2_bound(eps: float, shape) -> float:
+    """The largest L2 norm an L-inf-bounded noise of this shape can have."""
+    return eps * math.sqrt(math.prod(shape))

@@ -1,0 +1,134 @@
+"""Figures of the chapters (matplotlib + seaborn) and the ipywidgets image browser."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+
+from .data import to_float
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+def _img(t: torch.Tensor):
+    a = t.detach().cpu().float()
+    if a.max() > 1.0:
+        a = a / 255.0
+    a = a.permute(1, 2, 0).numpy()
+    return a[..., 0] if a.shape[-1] == 1 else a
+
+
+def rescale_noise(noise: torch.Tensor) -> torch.Tensor:
+    """Noise scaled to [0, 1] by its own min and max, as in Figure 6 of the paper."""
+    lo, hi = noise.min(), noise.max()
+    return (noise - lo) / (hi - lo).clamp(min=1e-12)
+
+
+def pick_per_class(y: torch.Tensor, k_classes: int, seed: int = 0) -> list:
+    """The first image of each of the first ``k_classes`` classes (deterministic)."""
+    out = []
+    for c in range(int(y.max()) + 1)[:k_classes]:
+        idx = torch.nonzero(y == c).flatten()
+        if len(idx):
+            out.append(int(idx[0]))
+    return out
+
+
+def triplets(clean_u8, protected_u8, y, classes, idx=None, k_classes=6, title=None):
+    """Rows: original, noise (rescaled to [0, 255] per image), protected."""
+    idx = idx if idx is not None else pick_per_class(y, k_classes)
+    fig, axes = plt.subplots(3, len(idx), figsize=(1.7 * len(idx), 5.4), squeeze=False)
+    cmap = "gray" if clean_u8.shape[1] == 1 else None
+    for j, i in enumerate(idx):
+        noise = to_float(protected_u8[i]) - to_float(clean_u8[i])
+        for r, im in enumerate((clean_u8[i], rescale_noise(noise), protected_u8[i])):
+            ax = axes[r, j]
+            ax.imshow(_img(im), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+        axes[0, j].set_title(str(classes[int(y[i])]), fontsize=9)
+    for r, name in enumerate(("original", "noise (rescaled)", "protected")):
+        axes[r, 0].set_ylabel(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def curves(histories: dict, title: str = "", keys=("train_acc", "test_acc")):
+    """Accuracy per epoch for several victims: one panel per key."""
+    rows = []
+    for label, h in histories.items():
+        for k in keys:
+            for e, v in enumerate(h[k]):
+                rows.append({"epoch": e + 1, "accuracy (%)": 100 * v, "data": label,
+                             "curve": {"train_acc": "training accuracy",
+                                       "test_acc": "clean test accuracy"}.get(k, k)})
+    df = pd.DataFrame(rows)
+    g = sns.relplot(data=df, x="epoch", y="accuracy (%)", hue="data", col="curve", kind="line",
+                    marker="o", height=3.3, aspect=1.25, facet_kws={"sharey": True})
+    g.set(ylim=(0, 102))
+    g.set_titles("{col_name}")
+    if title:
+        g.figure.suptitle(title, y=1.04, fontsize=11)
+    return g.figure
+
+
+def bars(df: pd.DataFrame, x="method", y="accuracy (%)", hue="source", title="", ax=None):
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    sns.barplot(data=df, x=x, y=y, hue=hue, ax=ax)
+    for cont in ax.containers:
+        ax.bar_label(cont, fmt="%.1f", fontsize=8, padding=1)
+    ax.set_ylim(0, 105)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
+    return fig or ax.figure
+
+
+def gan_history(histories: dict, title: str = ""):
+    """Per-epoch log of Algorithm 1: losses, D's accuracy, f's accuracy on the noise alone."""
+    rows = []
+    for label, hist in histories.items():
+        for r in hist:
+            for k, name in (("confounder", "confounder loss (eq. 3)"),
+                            ("adversarial", "G's adversarial loss"),
+                            ("d_loss", "D loss (eq. 2)"),
+                            ("noise_acc", "f's accuracy on the noise alone"),
+                            ("d_acc_protected", "D's accuracy on protected images"),
+                            ("noise_l2", "noise L2 norm")):
+                rows.append({"epoch": r["epoch"], "value": r[k], "quantity": name, "run": label})
+    df = pd.DataFrame(rows)
+    g = sns.relplot(data=df, x="epoch", y="value", hue="run", col="quantity", col_wrap=3,
+                    kind="line", marker="o", height=2.6, aspect=1.3,
+                    facet_kws={"sharey": False})
+    g.set_titles("{col_name}", size=9)
+    if title:
+        g.figure.suptitle(title, y=1.03, fontsize=11)
+    return g.figure
+
+
+def browser(clean_u8, protected_u8, y, classes):
+    """An ipywidgets slider stepping through images: original, noise, protected.
+
+    In a live kernel the slider redraws; in the static book the first image is shown.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    out = widgets.Output()
+
+    def draw(i):
+        out.clear_output(wait=True)
+        with out:
+            fig = triplets(clean_u8, protected_u8, y, classes, idx=[i])
+            fig.set_size_inches(5, 5.4)
+            plt.show()
+
+    slider = widgets.IntSlider(value=0, min=0, max=len(clean_u8) - 1, description="image")
+    slider.observe(lambda ch: draw(ch["new"]), names="value")
+    draw(0)
+    display(widgets.VBox([slider, out]))
+    return slider

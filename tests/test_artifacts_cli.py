@@ -1,0 +1,68 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from cgan_lib import artifacts
+from cgan_lib.cli import main
+
+
+def test_atomic_save_and_corrupt_checkpoint(tmp_path):
+    p = artifacts.atomic_save({"a": torch.ones(3)}, tmp_path / "x.pt")
+    assert torch.equal(artifacts.load_checkpoint(p)["a"], torch.ones(3))
+    assert not list(tmp_path.glob("*.tmp"))
+    p.write_bytes(b"garbage")
+    with pytest.raises(artifacts.CorruptCheckpointError, match="delete it"):
+        artifacts.load_checkpoint(p)
+
+
+def test_cached_tensors_recomputes_a_corrupt_entry_and_keeps_it(tmp_cache):
+    calls = []
+    make = lambda: calls.append(1) or {"v": torch.tensor(len(calls))}
+    a = artifacts.cached_tensors("demo", {"k": 1}, make)
+    b = artifacts.cached_tensors("demo", {"k": 1}, make)
+    assert len(calls) == 1 and int(a["v"]) == int(b["v"]) == 1
+    path = next((tmp_cache / "demo").glob("*.pt"))
+    path.write_bytes(b"broken")
+    with pytest.warns(UserWarning, match="recomputing"):
+        artifacts.cached_tensors("demo", {"k": 1}, make)
+    assert len(calls) == 2 and list((tmp_cache / "demo").glob("*.corrupt"))
+
+
+def test_keys_change_with_every_setting():
+    k = artifacts.make_key("victim", {"a": 1, "b": "x"})
+    assert k == artifacts.make_key("victim", {"b": "x", "a": 1})
+    assert k != artifacts.make_key("victim", {"a": 2, "b": "x"})
+    assert k != artifacts.make_key("generator", {"a": 1, "b": "x"})
+
+
+def test_results_records(tmp_path):
+    r = artifacts.Results("nb", "ci", "CPU", root=tmp_path)
+    r.add("fig4", "cifar10", "resnet18", "confoundergan", "p=100%", "test_acc", 0.3, paper_value=0.112)
+    r.add("fig4", "cifar10", "resnet18", "confoundergan", "p=100%", "test_acc", 0.25)  # replaces
+    with pytest.raises(ValueError, match="fraction"):
+        r.add("fig4", "cifar10", "resnet18", "natural", "p=100%", "test_acc", 87.0)
+    path = r.save()
+    body = json.loads(path.read_text())
+    assert len(body["records"]) == 1
+    rec = body["records"][0]
+    assert set(artifacts.RECORD_FIELDS) <= set(rec) and rec["value"] == 0.25
+    assert artifacts.load_results(tmp_path)[0]["notebook"] == "nb"
+
+
+def test_cli_help_lists_the_commands():
+    out = subprocess.run([sys.executable, "-m", "cgan_lib", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for cmd in ("profiles", "data", "train", "protect", "book"):
+        assert cmd in out.stdout
+
+
+def test_cli_errors_are_clear(capsys):
+    assert main(["train", "--profile", "fast"]) == 2
+    assert "Valid profiles: ci, quick, paper" in capsys.readouterr().err
+    assert main(["data", "mnist-ish"]) == 2
+    assert "Unknown dataset" in capsys.readouterr().err
+    assert main(["profiles"]) == 0
+    assert "departs from the paper" in capsys.readouterr().out

@@ -1,0 +1,80 @@
+import pytest
+import torch
+
+from cgan_lib.artifacts import CorruptCheckpointError, load_checkpoint
+from cgan_lib.data import to_float
+from cgan_lib.gan import (NotAGeneratorError, load_generator, protect_tensor, save_generator,
+                          train_confoundergan)
+from cgan_lib.profiles import get_profile
+from cgan_lib.victim import pretrained_classifier
+
+TINY = get_profile("ci").replace(n_train=300, n_test=200, classifier_epochs=3, gan_epochs=4,
+                                 batch_size=50, gen_width=8)
+
+
+@pytest.fixture(scope="module")
+def tiny(fmnist, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CGAN_CACHE", str(tmp_path_factory.mktemp("cache")))
+        data = fmnist.subset(TINY.n_train, TINY.n_test, seed=0)
+        f, acc = pretrained_classifier(data, TINY, progress=False)
+        yield data, f, acc
+
+
+def test_algorithm1_learns_the_confounder(tiny, tmp_path):
+    data, f, acc = tiny
+    assert acc > 0.5   # f learned something from clean data
+    G, hist = train_confoundergan(data, f, TINY, checkpoint=tmp_path / "g.pt", progress=False)
+    assert len(hist) == TINY.gan_epochs
+    assert hist[-1]["confounder"] < hist[0]["confounder"] * 0.8      # the loss falls
+    assert hist[-1]["noise_acc"] > 0.5                                # f reads the class from the noise
+    for row in hist:
+        assert row["noise_linf"] <= 16 / 255 + 1e-6                   # the bound holds
+        assert set(row) >= {"d_loss", "hinge", "adversarial", "d_acc_real", "d_acc_protected", "noise_l2"}
+    prot = protect_tensor(G, data.train_x)
+    assert prot.dtype == torch.uint8
+    assert (to_float(prot) - to_float(data.train_x)).abs().max() <= 16 / 255 + 1e-6
+
+
+def test_resume_gives_the_same_generator(tiny, tmp_path):
+    data, f, _ = tiny
+    full, hist_full = train_confoundergan(data, f, TINY, seed=1, checkpoint=tmp_path / "a.pt",
+                                          progress=False)
+    part, hist_part = train_confoundergan(data, f, TINY, seed=1, checkpoint=tmp_path / "b.pt",
+                                          progress=False, stop_after=2)
+    assert len(hist_part) == 2 and load_checkpoint(tmp_path / "b.pt")["epoch"] == 2
+    resumed, hist_res = train_confoundergan(data, f, TINY, seed=1, checkpoint=tmp_path / "b.pt",
+                                            progress=False)
+    assert len(hist_res) == TINY.gan_epochs
+    for k, v in full.state_dict().items():
+        assert torch.allclose(v.float(), resumed.state_dict()[k].float(), atol=1e-6), k
+    assert hist_res[-1]["confounder"] == pytest.approx(hist_full[-1]["confounder"], rel=1e-5)
+    # a finished checkpoint is returned without training again
+    again, hist_again = train_confoundergan(data, f, TINY, seed=1, checkpoint=tmp_path / "b.pt",
+                                            progress=False)
+    assert len(hist_again) == TINY.gan_epochs
+
+
+def test_checkpoint_of_another_run_is_refused(tiny, tmp_path):
+    data, f, _ = tiny
+    train_confoundergan(data, f, TINY, seed=2, checkpoint=tmp_path / "c.pt", progress=False, stop_after=1)
+    with pytest.raises(NotAGeneratorError, match="different run"):
+        train_confoundergan(data, f, TINY, seed=3, checkpoint=tmp_path / "c.pt", progress=False)
+
+
+def test_generator_checkpoint_roundtrip_and_bad_files(tiny, tmp_path):
+    data, f, _ = tiny
+    G, hist = train_confoundergan(data, f, TINY, checkpoint=tmp_path / "g.pt", progress=False)
+    G2 = load_generator(tmp_path / "g.pt")          # the training checkpoint works directly
+    save_generator(G, tmp_path / "export.pt", G.meta, hist)
+    G3 = load_generator(tmp_path / "export.pt")
+    assert torch.equal(protect_tensor(G2, data.train_x[:20]), protect_tensor(G3, data.train_x[:20]))
+    assert G3.meta["dataset"] == "fashion-mnist" and G3.meta["channels"] == 1
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(NotAGeneratorError, match="not a ConfounderGAN generator"):
+        load_generator(tmp_path / "other.pt")
+    (tmp_path / "broken.pt").write_bytes((tmp_path / "export.pt").read_bytes()[:1000])
+    with pytest.raises(CorruptCheckpointError, match="truncated"):
+        load_generator(tmp_path / "broken.pt")
+    with pytest.raises(FileNotFoundError):
+        load_generator(tmp_path / "missing.pt")

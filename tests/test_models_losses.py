@@ -1,0 +1,72 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cgan_lib import losses
+from cgan_lib.models import ARCHS, Discriminator, Generator, make_classifier, l2_bound
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 37, 50), (4, 16, 16)])
+def test_generator_any_size_and_bound(shape):
+    eps = 8 / 255
+    G = Generator(shape[0], eps, width=8)
+    x = torch.rand(3, *shape) * 10   # even wild inputs cannot break the bound
+    n = G(x)
+    assert n.shape == x.shape
+    assert n.abs().max() <= eps + 1e-7
+    assert Discriminator(shape[0], 8)(x).shape == (3,)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_classifier_zoo_small_images(arch):
+    for c, s in ((1, 28), (3, 32)):
+        m = make_classifier(arch, 7, c, [0.5] * c, [0.25] * c, width=0.125)
+        assert m(torch.rand(2, c, s, s)).shape == (2, 7)
+
+
+def test_resnet18_has_cifar_stem_and_width():
+    m = make_classifier("resnet18", 10, 3, [0.5] * 3, [0.25] * 3)[1]
+    assert m.conv1.kernel_size == (3, 3) and m.conv1.stride == (1, 1)
+    assert isinstance(m.maxpool, torch.nn.Identity)
+    assert m.fc.in_features == 512
+    n_params = sum(p.numel() for p in m.parameters())
+    assert 11.0e6 < n_params < 11.3e6           # the standard CIFAR ResNet18 has ~11.17M
+    narrow = make_classifier("resnet18", 10, 3, [0.5] * 3, [0.25] * 3, width=0.25)[1]
+    assert narrow.fc.in_features == 128
+    with pytest.raises(ValueError, match="Unknown architecture"):
+        make_classifier("lenet", 10, 3, [0.5] * 3, [0.25] * 3)
+
+
+def test_discriminator_loss_values():
+    z = torch.zeros(4)
+    assert torch.isclose(losses.discriminator_loss(z, z), torch.tensor(2 * math.log(2)))
+    good = losses.discriminator_loss(torch.full((4,), 10.0), torch.full((4,), -10.0))
+    bad = losses.discriminator_loss(torch.full((4,), -10.0), torch.full((4,), 10.0))
+    assert good < 1e-3 and bad > 19
+
+
+def test_confounder_loss_is_ce_on_noise_alone():
+    f = torch.nn.Linear(6, 3)
+    noise, t = torch.randn(5, 6), torch.tensor([0, 1, 2, 0, 1])
+    assert torch.isclose(losses.confounder_loss(f, noise, t), F.cross_entropy(f(noise), t))
+
+
+def test_hinge_loss():
+    noise = torch.zeros(2, 4)
+    noise[0, 0] = 3.0   # L2 = 3
+    noise[1, 0] = 1.0   # L2 = 1
+    assert torch.isclose(losses.hinge_loss(noise, c=2.0), torch.tensor(0.5))   # (1 + 0) / 2
+    assert losses.hinge_loss(noise, c=5.0) == 0
+    assert l2_bound(1 / 255, (3, 32, 32)) == pytest.approx(math.sqrt(3072) / 255)
+
+
+def test_generator_objective_weights():
+    f = torch.nn.Linear(6, 3)
+    noise, t = torch.randn(5, 6), torch.tensor([0, 1, 2, 0, 1])
+    d_fake = torch.randn(5)
+    a = losses.generator_objective(f, noise, t, d_fake, c=0.0, alpha=0.5, adv_weight=0.0)
+    assert torch.isclose(a["total"], a["confounder"] + 0.5 * a["hinge"])
+    b = losses.generator_objective(f, noise, t, d_fake, c=0.0, alpha=0.5, adv_weight=2.0)
+    assert torch.isclose(b["total"], b["confounder"] + 0.5 * b["hinge"] + 2.0 * b["adversarial"])
