@@ -140,12 +140,12 @@ class Results:
 
     def add(self, experiment: str, dataset: str, arch: str, method: str, setting: str,
             metric: str, value: float, paper_value: float | None = None,
-            seconds: float | None = None, **extra) -> dict:
+            seconds: float | None = None, device: str | None = None, **extra) -> dict:
         if value is not None and metric.endswith("acc") and not 0.0 <= value <= 1.0:
             raise ValueError(f"accuracy {value} is not a fraction in [0, 1]")
         rec = dict(experiment=experiment, dataset=dataset, arch=arch, method=method,
                    setting=setting, metric=metric, value=None if value is None else float(value),
-                   paper_value=paper_value, profile=self.profile, device=self.device,
+                   paper_value=paper_value, profile=self.profile, device=device or self.device,
                    seconds=None if seconds is None else round(float(seconds), 2), **extra)
         ident = tuple(rec[k] for k in ("experiment", "dataset", "arch", "method", "setting", "metric"))
         self.records = [r for r in self.records

@@ -133,42 +133,55 @@ def _pct(v):
     return "" if v is None else f"{100 * v:.1f}"
 
 
+EXPERIMENT_TITLES = {
+    "fig2": "Figure 2(d): class-wise patches (paper: ImageNet25, ResNet18)",
+    "sec4.2-cwn": "Section 4.2: class-wise noise and early stopping (no paper values)",
+    "confounder-property": "The confounder property: f's accuracy on the noise alone (no paper values)",
+    "fig4ab": "Figure 4(a, b): victims on 100% protected data (paper values only in the figure)",
+    "table2": "Table 2: victims on 100% protected data, with and without augmentation (paper: CIFAR-10)",
+    "fig5": "Figure 5 and Table 4: mixes of protected and natural data (paper: CIFAR-10, polyline 5 only)",
+    "fig4cd": "Figure 4(c, d): the curves at p = 90% (paper values only in the figure)",
+}
+
+
 def scoreboard_tables(root: Path) -> str:
     """Every record with a paper value: the paper's number, ours per profile, the difference."""
     recs = [r for r in load_results(root / "results") if r.get("metric", "").endswith("acc")]
     if not recs:
         return "No results yet: run `python -m cgan_lib book`."
-    profiles = sorted({r["profile"] for r in recs}, key=lambda p: ["ci", "quick", "paper"].index(p)
-                      if p in ("ci", "quick", "paper") else 9)
-    out = []
+    known = ["ci", "quick", "paper"]
+    profiles = sorted({r["profile"] for r in recs}, key=lambda p: known.index(p) if p in known else 9)
     groups: dict = {}
     for r in recs:
         groups.setdefault(r["experiment"], []).append(r)
-    for exp in sorted(groups):
+    order = list(EXPERIMENT_TITLES)
+    out = []
+    for exp in sorted(groups, key=lambda e: (order.index(e) if e in order else 99, e)):
         rows: dict = {}
         for r in groups[exp]:
-            k = (r["method"], r["setting"], r["metric"])
-            rows.setdefault(k, {})[r["profile"]] = r
-        out.append(f"### {exp}\n")
-        head = "| method | setting | metric | paper (%) | " + " | ".join(
-            f"ours, {p} (%) | ours - paper, {p}" for p in profiles) + " | dataset, arch, device |"
-        out.append(head)
-        out.append("|" + "---|" * (4 + 2 * len(profiles) + 1))
-        for (m, s, metric), by in sorted(rows.items()):
-            any_r = next(iter(by.values()))
+            rows.setdefault((r["method"], r["setting"], r["metric"]), {})[r["profile"]] = r
+        out.append(f"## {EXPERIMENT_TITLES.get(exp, exp)}\n")
+        for p in profiles:
+            where = sorted({f"{r['dataset']}, {r['arch']}, {r['device']}"
+                            for r in groups[exp] if r["profile"] == p})
+            if where:
+                out.append(f"* ours, `{p}`: " + "; ".join(where))
+        out.append("")
+        out.append("| method | setting | metric | paper (%) | paper's dataset | "
+                   + " | ".join(f"ours, {p} (%) | ours - paper, {p}" for p in profiles) + " |")
+        out.append("|" + "---|" * (5 + 2 * len(profiles)))
+        for (m, setting, metric), by in sorted(rows.items()):
             pv = next((r["paper_value"] for r in by.values() if r.get("paper_value") is not None), None)
+            pds = next((r.get("paper_dataset") for r in by.values() if r.get("paper_dataset")), "")
             cells = []
             for p in profiles:
                 r = by.get(p)
                 if r is None:
                     cells += ["", ""]
                 else:
-                    diff = "" if pv is None else f"{100 * (r['value'] - pv):+.1f}"
-                    cells += [_pct(r["value"]), diff]
-            where = "; ".join(sorted({f"{r['profile']}: {r['dataset']}, {r['arch']}, {r['device']}"
-                                      for r in by.values()}))
-            out.append(f"| {m} | {s} | {metric} | {_pct(pv) or 'n/a'} | " + " | ".join(cells)
-                       + f" | {where} |")
+                    cells += [_pct(r["value"]), "" if pv is None else f"{100 * (r['value'] - pv):+.1f}"]
+            out.append(f"| {m} | {setting} | {metric} | {_pct(pv) or 'n/a'} | {pds or ''} | "
+                       + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
 

@@ -43,7 +43,8 @@ def device_name(device: torch.device | None = None) -> str:
     if device.type == "mps":
         return "Apple MPS"
     cpu = platform.processor() or platform.machine()
-    return f"CPU ({torch.get_num_threads()} threads, {cpu})"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'s' if n > 1 else ''}, {cpu})"
 
 
 def seed_everything(seed: int) -> torch.Generator:

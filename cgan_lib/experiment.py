@@ -121,6 +121,16 @@ class Experiment:
         return self.results.add(experiment, self.data.name, arch or self.arch_label, method,
                                 setting, metric, value, paper_value, seconds, **extra)
 
+    def record_victim(self, experiment, method, setting, hist: dict, paper_value=None,
+                      metric="test_acc", **extra):
+        """Record a victim's final (or, with ``metric="best_test_acc"``, best-epoch) clean
+        test accuracy, labelled with the device and time of the run that produced it
+        (which may be an earlier, cached run on another machine)."""
+        value = hist["final_test_acc"] if metric == "test_acc" else hist[metric]
+        return self.record(experiment, method, setting, value, metric=metric,
+                           paper_value=paper_value, seconds=hist.get("seconds"),
+                           device=hist.get("device"), **extra)
+
     @property
     def arch_label(self) -> str:
         p = self.profile

@@ -113,22 +113,36 @@ def gan_history(histories: dict, title: str = ""):
 def browser(clean_u8, protected_u8, y, classes):
     """An ipywidgets slider stepping through images: original, noise, protected.
 
-    In a live kernel the slider redraws; in the static book the first image is shown.
+    The first image is drawn as an ordinary (static) output, so the built book shows it;
+    in a live kernel, moving the slider draws the chosen image below it.
     """
     import ipywidgets as widgets
     from IPython.display import display
 
+    def fig_for(i):
+        fig = triplets(clean_u8, protected_u8, y, classes, idx=[i])
+        fig.set_size_inches(2.6, 5.4)
+        return fig
+
+    fig_for(0)
+    plt.show()
     out = widgets.Output()
 
-    def draw(i):
+    def draw(change):
         out.clear_output(wait=True)
         with out:
-            fig = triplets(clean_u8, protected_u8, y, classes, idx=[i])
-            fig.set_size_inches(5, 5.4)
+            fig_for(change["new"])
             plt.show()
 
-    slider = widgets.IntSlider(value=0, min=0, max=len(clean_u8) - 1, description="image")
-    slider.observe(lambda ch: draw(ch["new"]), names="value")
-    draw(0)
+    slider = widgets.IntSlider(value=0, min=0, max=len(clean_u8) - 1, description="image",
+                               continuous_update=False)
+    slider.observe(draw, names="value")
     display(widgets.VBox([slider, out]))
     return slider
+
+
+def show_table(df: pd.DataFrame, exp, title: str = "", precision: int = 1):
+    """Display a table captioned with the profile, dataset and device that produced it."""
+    from IPython.display import display
+    caption = f"{title} | {exp.data.name} | profile {exp.profile.name} | {exp.device_name}"
+    display(df.style.format(precision=precision, na_rep="n/a").set_caption(caption))

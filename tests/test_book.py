@@ -42,7 +42,7 @@ def test_scoreboard_and_status_from_records(tmp_path):
     (res / "_status.json").write_text(json.dumps({"notebooks": [
         {"notebook": "02", "profile": "ci", "status": "ok", "seconds": 12.0, "device": "CPU", "started": "x"}]}))
     board = book.scoreboard_tables(tmp_path)
-    assert "### table2" in board and "| 11.2 |" in board and "+38.8" in board
+    assert "Table 2" in board and "| 11.2 |" in board and "+38.8" in board
     assert "| 02 | ci | ok | 12 s | CPU |" in book.status_table(tmp_path)
 
 
@@ -61,5 +61,5 @@ def test_the_book_builds_from_executed_notebooks():
     for name in ("intro", "setup", "scoreboard", "status", "references"):
         assert name in pages, name
     assert "profile" in pages["status"] and "ci" in pages["status"]
-    assert "table2" in pages["scoreboard"] and "11.2" in pages["scoreboard"]
+    assert "Table 2" in pages["scoreboard"] and "11.2" in pages["scoreboard"]
     assert "Huang" in pages["references"]
