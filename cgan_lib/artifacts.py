@@ -22,7 +22,7 @@ import torch
 CODE_VERSIONS = {
     "decoded": 1,
     "classifier": 1,
-    "generator": 1,
+    "generator": 2,
     "protected": 1,
     "baseline": 1,
     "emn": 1,

@@ -85,6 +85,7 @@ def train_confoundergan(data: ImageData, f, profile, seed: int = 0, eps: float |
     key = make_key("generator", dict(cfg, data=tensor_digest(data.train_x, data.train_y),
                                      f=f_digest, seed=seed))
     ckpt = Path(checkpoint) if checkpoint else cache_dir() / "generator" / f"{key}.pt"
+    torch.manual_seed(seed)          # the initial weights depend on the seed alone
     G, D = _build(cfg, data.channels)
     G.to(dev), D.to(dev)
     optG = _make_optim(G.parameters(), cfg["optimizer"], cfg["lr"])
