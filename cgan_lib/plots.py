@@ -121,7 +121,7 @@ def browser(clean_u8, protected_u8, y, classes):
 
     def fig_for(i):
         fig = triplets(clean_u8, protected_u8, y, classes, idx=[i])
-        fig.set_size_inches(2.6, 5.4)
+        fig.set_size_inches(2.0, 4.4)
         return fig
 
     fig_for(0)
