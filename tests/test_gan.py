@@ -6,19 +6,20 @@ from cgan_lib.data import to_float
 from cgan_lib.gan import (NotAGeneratorError, load_generator, protect_tensor, save_generator,
                           train_confoundergan)
 from cgan_lib.profiles import get_profile
-from cgan_lib.victim import pretrained_classifier
 
-TINY = get_profile("ci").replace(n_train=500, n_test=200, classifier_epochs=4, gan_epochs=5,
-                                 batch_size=32, gen_width=8)
+# Algorithm 1 on 500 images of the ci subset, with the ci profile's classifier f (cached:
+# chapter 2 and the book test train the same one).
+TINY = get_profile("ci").replace(gan_epochs=5, batch_size=32, gen_width=8)
 
 
 @pytest.fixture(scope="module")
-def tiny(fmnist, tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CGAN_CACHE", str(tmp_path_factory.mktemp("cache")))
-        data = fmnist.subset(TINY.n_train, TINY.n_test, seed=0)
-        f, acc = pretrained_classifier(data, TINY, progress=False)
-        yield data, f, acc
+def tiny():
+    from dataclasses import replace
+    from cgan_lib.experiment import Experiment
+    exp = Experiment("tests", "ci", progress=False)
+    f, acc = exp.classifier()
+    data = replace(exp.data, train_x=exp.data.train_x[:500], train_y=exp.data.train_y[:500])
+    return data, f, acc
 
 
 def test_algorithm1_learns_the_confounder(tiny, tmp_path):
