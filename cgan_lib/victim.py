@@ -128,7 +128,7 @@ def pretrained_classifier(data, profile, arch: str | None = None, seed: int = 0,
                           progress: bool = True):
     """The classifier f of ConfounderGAN (and EMN's source model), trained on clean data.
 
-    Cached by the data's content and the profile's sizes; returns ``(model, history)``
+    Cached by the data's content and the profile's sizes; returns ``(model, test_acc)``
     with the model frozen in eval mode on the device.
     """
     arch = arch or profile.arch
@@ -136,14 +136,11 @@ def pretrained_classifier(data, profile, arch: str | None = None, seed: int = 0,
                   test=tensor_digest(data.test_x, data.test_y), arch=arch, width=profile.width,
                   epochs=profile.classifier_epochs, lr=profile.victim_lr,
                   batch_size=profile.batch_size, seed=seed)
-    box = {}
-
     def run():
         model, hist = train_model(data.train_x, data.train_y, data.test_x, data.test_y,
                                   data.n_classes, arch, profile.width, profile.classifier_epochs,
                                   profile.victim_lr, profile.batch_size, "none", seed, progress,
                                   desc="classifier f")
-        box["hist"] = hist
         return {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                 "test_acc": torch.tensor(hist["final_test_acc"])}
 
