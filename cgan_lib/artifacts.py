@@ -21,12 +21,10 @@ import torch
 # Bump the version of a step when its code changes what it produces.
 CODE_VERSIONS = {
     "decoded": 1,
-    "classifier": 1,
-    "generator": 2,
-    "protected": 1,
-    "baseline": 1,
-    "emn": 1,
-    "victim": 1,
+    "classifier": 2,   # 2: settings objects; f trained on the owner's data only
+    "generator": 3,    # 3: per-dataset epochs, settings objects
+    "emn": 2,          # 2: outer lr from the profile
+    "victim": 2,       # 2: validation hold-out and early stopping by validation
 }
 
 
@@ -114,16 +112,34 @@ def cached_json(step: str, params: dict, compute: Callable[[], dict]) -> dict:
 
 # ----------------------------------------------------------------------------- records
 
+IDENT = ("experiment", "dataset", "arch", "method", "setting", "metric")
 RECORD_FIELDS = ("experiment", "dataset", "arch", "method", "setting", "metric", "value",
                  "paper_value", "profile", "device", "seconds")
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The repository root: the nearest folder above ``start`` holding ``_config.yml`` and
+    ``cgan_lib`` (so notebooks run from ``notebooks/`` write to the root's ``results/``)."""
+    p = (start or Path.cwd()).resolve()
+    for q in (p, *p.parents):
+        if (q / "_config.yml").is_file() and (q / "cgan_lib").is_dir():
+            return q
+    return p
 
 
 def results_dir() -> Path:
     """``$CGAN_RESULTS``, else ``results/`` at the repository root (found from the cwd)."""
     if os.environ.get("CGAN_RESULTS"):
         return Path(os.environ["CGAN_RESULTS"])
-    from .book import project_root
     return project_root() / "results"
+
+
+def spread(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0.0 for a single value)."""
+    v = [float(x) for x in values]
+    m = sum(v) / len(v)
+    sd = (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0
+    return m, sd
 
 
 class Results:
@@ -139,18 +155,26 @@ class Results:
         self.records: list[dict] = []
 
     def add(self, experiment: str, dataset: str, arch: str, method: str, setting: str,
-            metric: str, value: float, paper_value: float | None = None,
-            seconds: float | None = None, device: str | None = None, **extra) -> dict:
-        if value is not None and metric.endswith("acc") and not 0.0 <= value <= 1.0:
-            raise ValueError(f"accuracy {value} is not a fraction in [0, 1]")
+            metric: str, value: float | None = None, paper_value: float | None = None,
+            seconds: float | None = None, device: str | None = None, values=None, seeds=None,
+            **extra) -> dict:
+        """Add (or replace) a record. With ``values`` (one per seed in ``seeds``) the record
+        carries them, ``value`` their mean and ``std`` their sample standard deviation."""
+        if values is not None:
+            values = [float(v) for v in values]
+            if seeds is None or len(seeds) != len(values):
+                raise ValueError("values need their seeds, one each")
+            value, std = spread(values)
+            extra.update(values=values, seeds=list(seeds), std=std, n_seeds=len(values))
+        vals = values if values is not None else [value]
+        if metric.endswith("acc") and any(v is not None and not 0.0 <= v <= 1.0 for v in vals):
+            raise ValueError(f"accuracy {vals} is not a fraction in [0, 1]")
         rec = dict(experiment=experiment, dataset=dataset, arch=arch, method=method,
                    setting=setting, metric=metric, value=None if value is None else float(value),
                    paper_value=paper_value, profile=self.profile, device=device or self.device,
                    seconds=None if seconds is None else round(float(seconds), 2), **extra)
-        ident = tuple(rec[k] for k in ("experiment", "dataset", "arch", "method", "setting", "metric"))
-        self.records = [r for r in self.records
-                        if tuple(r[k] for k in ("experiment", "dataset", "arch", "method",
-                                                "setting", "metric")) != ident]
+        ident = tuple(rec[k] for k in IDENT)
+        self.records = [r for r in self.records if tuple(r[k] for k in IDENT) != ident]
         self.records.append(rec)
         return rec
 

@@ -11,14 +11,15 @@ published PNG would.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
 from .device import progress as progress_bar
-from .data import mean_std, to_float, to_uint8
+from .data import to_float, to_uint8
 from .device import get_device
-from .models import make_classifier
+from .victim import TrainSettings, new_classifier
 
 # Appendix G.2, in the paper's order (its list has 21 entries; "(0,0,240,0)" read as (0,0,240)).
 CWP_COLOURS = [(220, 0, 0), (230, 0, 0), (240, 0, 0), (250, 0, 0), (0, 220, 0), (0, 230, 0),
@@ -67,11 +68,34 @@ def class_wise_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int, eps: f
     return to_uint8(to_float(x_u8) + pats[y])
 
 
-def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int, eps: float,
-                           arch: str = "resnet18", width: float = 1.0, steps: int = 20,
-                           step_size: float = 0.8 / 255, train_steps: int = 10,
-                           stop_error: float = 0.01, max_rounds: int = 20, lr: float = 0.1,
-                           batch_size: int = 128, seed: int = 0, progress: bool = True):
+@dataclass(frozen=True)
+class EMNSettings:
+    """Everything that determines EMN's noise besides the images (the cache key)."""
+    eps: float
+    arch: str = "resnet18"
+    width: float = 1.0
+    steps: int = 20                 # inner PGD steps per round
+    step_size: float = 0.003        # inner step (G.4: 0.003)
+    train_steps: int = 10           # outer SGD steps of the source model per round
+    lr: float = 0.003               # outer learning rate (G.4: 0.003; Huang et al.: 0.1)
+    stop_error: float = 0.01
+    max_rounds: int = 20
+    batch_size: int = 128
+    weight_decay: float = 5e-4
+    seed: int = 0
+
+    @classmethod
+    def from_profile(cls, profile, eps: float, seed: int = 0, **kw) -> "EMNSettings":
+        return replace(cls(eps=eps, arch=profile.arch, width=profile.width,
+                           steps=profile.emn_steps, step_size=profile.emn_step_size,
+                           train_steps=profile.emn_train_steps, lr=profile.emn_lr,
+                           stop_error=profile.emn_stop_error, max_rounds=profile.emn_max_rounds,
+                           batch_size=profile.batch_size, weight_decay=profile.weight_decay,
+                           seed=seed), **kw)
+
+
+def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
+                           s: EMNSettings, progress: bool = True):
     """Sample-wise error-minimizing noise (Huang et al. 2021), by bi-level min-min.
 
     Repeats: ``train_steps`` SGD steps of a source model on ``clamp(x + delta)``; stop if its
@@ -80,53 +104,55 @@ def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int, 
     Returns ``(protected_uint8, info)`` with the rounds run, the final error and whether
     the stop condition was reached.
     """
+
     dev = get_device()
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    x = to_float(x_u8)
+    eps = s.eps
+    torch.manual_seed(s.seed)
+    g = torch.Generator().manual_seed(s.seed)
+    x = to_float(x_u8).to(dev)
+    y = y.to(dev)
     n = len(x)
-    delta = (torch.rand(x.shape, generator=g) * 2 - 1) * eps
-    mean, std = mean_std(x_u8)
-    model = make_classifier(arch, n_classes, x.shape[1], mean, std, width).to(dev)
+    delta = ((torch.rand(x.shape, generator=g) * 2 - 1) * eps).to(dev)
+    model = new_classifier(x_u8, n_classes, TrainSettings(arch=s.arch, width=s.width)).to(dev)
     model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    opt = torch.optim.SGD(model.parameters(), lr=s.lr, momentum=0.9, weight_decay=s.weight_decay)
     t0 = time.time()
     perm, pos = torch.randperm(n, generator=g), 0
     errors, stopped = [], False
-    bar = progress_bar(range(max_rounds), "EMN", progress)
+    bs = s.batch_size
+    bar = progress_bar(range(s.max_rounds), "EMN", progress)
     for rnd in bar:
         model.train()
-        for _ in range(train_steps):
-            if pos + batch_size > n:
+        for _ in range(s.train_steps):
+            if pos + bs > n:
                 perm, pos = torch.randperm(n, generator=g), 0
-            idx = perm[pos:pos + batch_size]
-            pos += batch_size
-            xb = (x[idx] + delta[idx]).clamp(0, 1).to(dev)
-            loss = F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)),
-                                   y[idx].to(dev))
+            idx = perm[pos:pos + bs].to(dev)
+            pos += bs
+            xb = (x[idx] + delta[idx]).clamp(0, 1)
+            loss = F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
         model.eval()
         with torch.no_grad():
-            wrong = 0
+            wrong = torch.zeros((), device=dev, dtype=torch.long)
             for i in range(0, n, 512):
-                xb = (x[i:i + 512] + delta[i:i + 512]).clamp(0, 1).to(dev)
-                wrong += (model(xb).argmax(1).cpu() != y[i:i + 512]).sum().item()
-        errors.append(wrong / n)
+                xb = (x[i:i + 512] + delta[i:i + 512]).clamp(0, 1)
+                wrong += (model(xb).argmax(1) != y[i:i + 512]).sum()
+        errors.append(wrong.item() / n)
         bar.set_postfix(error=f"{errors[-1]:.3f}")
-        if errors[-1] < stop_error:
+        if errors[-1] < s.stop_error:
             stopped = True
             break
-        for i in range(0, n, batch_size):
-            xb, yb = x[i:i + batch_size].to(dev), y[i:i + batch_size].to(dev)
-            d = delta[i:i + batch_size].to(dev)
-            for _ in range(steps):
+        for i in range(0, n, bs):
+            xb, yb = x[i:i + bs], y[i:i + bs]
+            d = delta[i:i + bs]
+            for _ in range(s.steps):
                 d.requires_grad_(True)
                 loss = F.cross_entropy(model((xb + d).clamp(0, 1)), yb)
                 grad, = torch.autograd.grad(loss, d)
-                d = (d.detach() - step_size * grad.sign()).clamp(-eps, eps)
-            delta[i:i + batch_size] = d.detach().cpu()
+                d = (d.detach() - s.step_size * grad.sign()).clamp(-eps, eps)
+            delta[i:i + bs] = d.detach()
     info = dict(rounds=len(errors), errors=errors, final_error=errors[-1] if errors else None,
                 stopped=stopped, seconds=round(time.time() - t0, 2))
-    return to_uint8(x + delta), info
+    return to_uint8(x + delta).cpu(), info

@@ -26,7 +26,6 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .artifacts import atomic_save, cache_dir, load_checkpoint, make_key

@@ -1,12 +1,10 @@
-"""Device selection (once, for the whole process), seeding and CPU threads."""
+"""Device selection (once, for the whole process), CPU threads and progress bars."""
 from __future__ import annotations
 
 import functools
 import os
 import platform
-import random
 
-import numpy as np
 import torch
 
 
@@ -45,14 +43,6 @@ def device_name(device: torch.device | None = None) -> str:
     cpu = platform.processor() or platform.machine()
     n = torch.get_num_threads()
     return f"CPU ({n} thread{'s' if n > 1 else ''}, {cpu})"
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed python, numpy and torch; return a CPU generator seeded with ``seed``."""
-    random.seed(seed)
-    np.random.seed(seed % (2 ** 32))
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 def progress(iterable, desc: str, enabled: bool = True, **kw):

@@ -1,140 +1,177 @@
-"""The one path every experiment takes, as load-or-compute steps.
+"""The one path every experiment takes, as load-or-compute steps, over the profile's seeds.
 
-    dataset -> profile -> classifier f -> generator G -> protected data -> victim h -> records
+    dataset -> profile -> the owner's protection (f, G, EMN ... fitted on the owner's
+    data only) -> protected data -> victim h per seed -> records with mean, spread, seeds
 
 A notebook makes one :class:`Experiment` and calls its steps; every step is cached under
 a key of everything that determines it, so a re-run (or a later chapter) costs nothing
-and a changed setting never reuses a stale result.
+and a changed setting never reuses a stale result. A seed fixes the owner's artifacts
+(f, G, EMN's source model, CWN's patterns), the victim's initialisation, its validation
+hold-out and its data order; the data subset and the mixes' splits are the same for all
+seeds.
 """
 from __future__ import annotations
 
-import time
+from typing import Callable
 
 import torch
 
-from . import baselines
-from .artifacts import Results, cached_tensors
+from . import paper
+from .artifacts import Results
 from .data import ImageData, load_profile_data, split_indices
 from .device import device_name, get_device
-from .gan import protect_tensor, train_confoundergan
 from .profiles import epsilon_for, get_profile
-from .victim import pretrained_classifier, tensor_digest, victim_result
+from .protections import LABELS, PROTECTIONS, Owner, Protection, make
+from .victim import TrainSettings, tensor_digest, trained_classifier, victim_result
 
-METHODS = ("natural", "cwp", "cwn", "emn", "confoundergan")
-METHOD_LABELS = {"natural": "Natural", "cwp": "Class-wise patches", "cwn": "Class-wise noise",
-                 "emn": "EMN", "confoundergan": "ConfounderGAN (ours)"}
+METHODS = tuple(PROTECTIONS)
+METHOD_LABELS = LABELS
+METRICS = {"test_acc": "final_test_acc", "early_stop_test_acc": "early_stop_test_acc"}
 
 
 class Experiment:
-    """Profile, data, device and results of one notebook."""
+    """Profile, data, device, seeds and results of one notebook."""
 
     def __init__(self, notebook: str, profile=None, dataset: str | None = None,
-                 data_root: str | None = None, seed: int = 0, progress: bool = True):
+                 data_root: str | None = None, seeds=None, progress: bool = True):
         self.profile = get_profile(profile)
         self.dataset = dataset or self.profile.dataset
-        self.seed, self.progress = seed, progress
+        self.seeds = tuple(self.profile.seeds if seeds is None else
+                           ([seeds] if isinstance(seeds, int) else seeds))
+        if not self.seeds:
+            raise ValueError("An experiment needs at least one seed.")
+        self.progress = progress
         self.device = get_device()
         self.device_name = device_name(self.device)
-        self.data: ImageData = load_profile_data(self.profile, self.dataset, data_root, seed)
+        self.data: ImageData = load_profile_data(self.profile, self.dataset, data_root)
         self.eps = epsilon_for(self.data.name)
+        self.owner = Owner(self.profile, self.eps, self.data.n_classes, self.data.name,
+                           tuple(self.data.classes), self.data.test_x, self.data.test_y,
+                           progress)
         self.results = Results(notebook, self.profile.name, self.device_name)
-        self._timers: dict = {}
+        self._fitted: dict = {}
 
     def summary(self) -> str:
-        return self.profile.summary(self.data.name, self.device_name)
+        return self.profile.summary(self.data.name, self.device_name).replace(
+            f"seeds {', '.join(map(str, self.profile.seeds))}",
+            f"seeds {', '.join(map(str, self.seeds))}")
 
-    # -- the steps ------------------------------------------------------------------
-    def classifier(self, arch: str | None = None):
-        """The frozen classifier f trained on the clean training set, and its test accuracy."""
-        return pretrained_classifier(self.data, self.profile, arch, self.seed, self.progress)
+    @property
+    def seed0(self) -> int:
+        return self.seeds[0]
 
-    def generator(self, idx: torch.Tensor | None = None, **overrides):
-        """ConfounderGAN's G trained (Algorithm 1) on the training images ``idx`` (default all)."""
-        data = self.data if idx is None else self._subset(idx)
-        f, _ = self.classifier()
-        return train_confoundergan(data, f, self.profile, self.seed, self.eps,
-                                   progress=self.progress, **overrides)
+    # -- the owner's side ------------------------------------------------------------
+    def _owner_data(self, idx):
+        if idx is None:
+            return self.data.train_x, self.data.train_y
+        return self.data.train_x[idx], self.data.train_y[idx]
 
-    def _subset(self, idx):
-        from dataclasses import replace
-        return replace(self.data, train_x=self.data.train_x[idx], train_y=self.data.train_y[idx])
+    def protection(self, method: str, seed: int | None = None, idx: torch.Tensor | None = None,
+                   **overrides) -> Protection:
+        """``method`` fitted on the owner's images ``idx`` (default: the whole training set)
+        alone, with ``seed``; cached on disk and in memory."""
+        seed = self.seed0 if seed is None else seed
+        key = (method, seed, None if idx is None else tensor_digest(idx),
+               tuple(sorted(overrides.items())))
+        if key not in self._fitted:
+            x, y = self._owner_data(idx)
+            self._fitted[key] = make(method, self.owner, seed, **overrides).fit(x, y)
+        return self._fitted[key]
 
-    def protect(self, method: str, idx: torch.Tensor | None = None, generator=None,
-                **overrides) -> torch.Tensor:
-        """Protected copies (uint8) of the training images ``idx`` by ``method``."""
-        x = self.data.train_x if idx is None else self.data.train_x[idx]
-        y = self.data.train_y if idx is None else self.data.train_y[idx]
-        k = self.data.n_classes
-        if method == "natural":
-            return x.clone()
-        if method == "cwp":
-            return baselines.class_wise_patches(x, y, k)
-        if method == "cwn":
-            return baselines.class_wise_noise(x, y, k, self.eps, self.seed)
-        if method == "emn":
-            return self.emn(idx)[0]
-        if method == "confoundergan":
-            G = generator if generator is not None else self.generator(idx, **overrides)[0]
-            return protect_tensor(G, x)
-        raise ValueError(f"Unknown method {method!r}. Known: {', '.join(METHODS)}.")
+    def protect(self, method: str, seed: int | None = None, idx: torch.Tensor | None = None,
+                target: torch.Tensor | None = None, **overrides) -> torch.Tensor:
+        """Protected copies (uint8) of the training images ``target`` (default: ``idx``, the
+        images the owner fitted the method on) by ``method`` fitted on ``idx``."""
+        prot = self.protection(method, seed, idx, **overrides)
+        x, y = self._owner_data(idx if target is None else target)
+        return prot.protect(x, y)
 
-    def emn(self, idx: torch.Tensor | None = None):
-        """Error-minimizing noise on the training images ``idx``; ``(protected, info)``."""
-        p = self.profile
-        x = self.data.train_x if idx is None else self.data.train_x[idx]
-        y = self.data.train_y if idx is None else self.data.train_y[idx]
-        params = dict(data=tensor_digest(x, y), eps=self.eps, arch=p.arch, width=p.width,
-                      steps=p.emn_steps, step_size=p.emn_step_size, train_steps=p.emn_train_steps,
-                      stop_error=p.emn_stop_error, max_rounds=p.emn_max_rounds,
-                      batch_size=p.batch_size, seed=self.seed)
+    def classifier(self, seed: int | None = None, idx: torch.Tensor | None = None):
+        """The owner's classifier f (trained on the images ``idx`` only) and its clean test
+        accuracy: the same cached model ConfounderGAN's fit uses."""
+        x, y = self._owner_data(idx)
+        s = TrainSettings.classifier(self.profile, min(x.shape[-2:]),
+                                     seed=self.seed0 if seed is None else seed)
+        return trained_classifier(x, y, self.data.test_x, self.data.test_y,
+                                  self.data.n_classes, s, self.progress)
 
-        def run():
-            prot, info = baselines.error_minimizing_noise(
-                x, y, self.data.n_classes, self.eps, p.arch, p.width, p.emn_steps,
-                p.emn_step_size, p.emn_train_steps, p.emn_stop_error, p.emn_max_rounds,
-                batch_size=p.batch_size, seed=self.seed, progress=self.progress)
-            return {"x": prot, "rounds": torch.tensor(info["rounds"]),
-                    "errors": torch.tensor(info["errors"]), "stopped": torch.tensor(info["stopped"]),
-                    "seconds": torch.tensor(info["seconds"])}
-
-        st = cached_tensors("emn", params, run)
-        info = dict(rounds=int(st["rounds"]), errors=st["errors"].tolist(),
-                    final_error=float(st["errors"][-1]), stopped=bool(st["stopped"]),
-                    seconds=float(st["seconds"]))
-        return st["x"], info
-
-    def victim(self, train_x: torch.Tensor, train_y: torch.Tensor | None = None,
-               aug: str = "none", arch: str | None = None, desc: str = "victim") -> dict:
-        """Train a fresh victim h on ``train_x`` (cached) and return its history."""
-        p = self.profile
-        y = self.data.train_y if train_y is None else train_y
-        return victim_result(train_x, y, self.data.test_x, self.data.test_y, self.data.n_classes,
-                             arch or p.arch, p.width, p.victim_epochs, p.victim_lr, p.batch_size,
-                             aug, self.seed, self.progress, desc)
+    def generator(self, seed: int | None = None, idx: torch.Tensor | None = None, **overrides):
+        """ConfounderGAN's ``(G, history)``, fitted on the images ``idx`` only."""
+        p = self.protection("confoundergan", seed, idx, **overrides)
+        return p.G, p.info["history"]
 
     def split(self, p: float):
         """Indices of a ``p`` fraction of the training set and of the rest (Section 5.2)."""
-        return split_indices(len(self.data.train_x), p, self.seed)
+        return split_indices(len(self.data.train_x), p, 0)
 
-    def record(self, experiment, method, setting, value, metric="test_acc", paper_value=None,
-               seconds=None, arch=None, **extra):
-        return self.results.add(experiment, self.data.name, arch or self.arch_label, method,
-                                setting, metric, value, paper_value, seconds, **extra)
+    # -- the trainer's side ------------------------------------------------------------
+    def victim(self, train_x: torch.Tensor, train_y: torch.Tensor | None = None,
+               aug: str = "none", arch: str | None = None, seed: int | None = None,
+               desc: str = "victim") -> dict:
+        """Train a fresh victim h on ``train_x`` (cached) and return its history."""
+        y = self.data.train_y if train_y is None else train_y
+        s = TrainSettings.victim(self.profile, aug=aug, arch=arch or self.profile.arch,
+                                 seed=self.seed0 if seed is None else seed)
+        return victim_result(train_x, y, self.data.test_x, self.data.test_y,
+                             self.data.n_classes, s, self.progress, desc)
 
-    def record_victim(self, experiment, method, setting, hist: dict, paper_value=None,
-                      metric="test_acc", **extra):
-        """Record a victim's final (or, with ``metric="best_test_acc"``, best-epoch) clean
-        test accuracy, labelled with the device and time of the run that produced it
-        (which may be an earlier, cached run on another machine)."""
-        value = hist["final_test_acc"] if metric == "test_acc" else hist[metric]
-        return self.record(experiment, method, setting, value, metric=metric,
-                           paper_value=paper_value, seconds=hist.get("seconds"),
-                           device=hist.get("device"), **extra)
+    def victims(self, make_data: Callable[[int], object], aug: str = "none",
+                arch: str | None = None, desc: str = "victim", seeds=None) -> dict:
+        """One victim per seed: ``make_data(seed)`` returns the training images (or
+        ``(images, labels)``) of that seed. Returns ``{seed: history}``."""
+        out = {}
+        for s in (self.seeds if seeds is None else seeds):
+            d = make_data(s)
+            x, y = d if isinstance(d, tuple) else (d, None)
+            out[s] = self.victim(x, y, aug=aug, arch=arch, seed=s, desc=f"{desc} (seed {s})")
+        return out
 
-    @property
-    def arch_label(self) -> str:
+    # -- records and claims ------------------------------------------------------------
+    @staticmethod
+    def values(hists: dict, metric: str = "test_acc") -> list:
+        """Per-seed values of ``metric`` (``test_acc``: final; ``early_stop_test_acc``: at
+        the epoch picked on validation) from ``{seed: history}``."""
+        return [h[METRICS[metric]] for h in hists.values()]
+
+    def record(self, experiment, method, setting, value=None, metric="test_acc", arch=None,
+               paper_method=None, **extra):
+        """Record a number (or, with ``values`` and ``seeds``, a multi-seed result). The
+        paper's value, where it gives one, is looked up in :mod:`cgan_lib.paper`."""
+        pv = paper.paper_value(experiment, paper_method or method, setting) \
+            if metric in METRICS else None
+        if pv is not None:
+            extra.update(paper_dataset=pv.dataset, paper_arch=pv.arch, paper_source=pv.source)
+        return self.results.add(experiment, self.data.name, arch or self.arch_label(), method,
+                                setting, metric, value, pv.value if pv else None, **extra)
+
+    def record_seeds(self, experiment, method, setting, hists: dict, metric="test_acc",
+                     **extra):
+        """Record a multi-seed victim result: per-seed values, mean, std, seeds, the device
+        and total time of the runs that produced them (maybe earlier, cached runs)."""
+        h0 = next(iter(hists.values()))
+        if metric == "early_stop_test_acc":
+            extra.update(selected_by="validation",
+                         early_stop_epochs=[h["early_stop_epoch"] for h in hists.values()])
+        return self.record(experiment, method, setting, metric=metric,
+                           values=self.values(hists, metric), seeds=list(hists),
+                           seconds=sum(h["seconds"] for h in hists.values()),
+                           device=h0.get("device"), n_train=h0.get("n_train"),
+                           epochs=h0["settings"]["epochs"],
+                           arch=self.arch_label(h0["settings"]["arch"]), **extra)
+
+    def claim(self, name: str, a, b, context: str = "") -> paper.ClaimResult:
+        """Check one of the paper's claims on per-seed values; record its status."""
+        r = paper.check(name, a, b, context)
+        self.results.add("claims", self.data.name, self.arch_label(), name, context or "",
+                         "claim_difference", r.diff_mean, std=r.diff_std, n_seeds=r.n,
+                         status=r.status, ref=r.claim.ref, statement=r.claim.statement,
+                         margin=r.claim.margin, a=r.a_mean, b=r.b_mean, seeds=list(self.seeds))
+        return r
+
+    def arch_label(self, arch: str | None = None) -> str:
         p = self.profile
-        return p.arch if p.width == 1.0 else f"{p.arch}x{p.width:g}"
+        arch = arch or p.arch
+        return arch if p.width == 1.0 else f"{arch}x{p.width:g}"
 
     def save(self):
         return self.results.save()

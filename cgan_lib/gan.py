@@ -6,10 +6,12 @@ Each epoch, for each minibatch (x, t):
    original x against the protected ``clamp(x + G(x), 0, 1)``;
 2. G descends ``confounder + alpha * hinge + adv_weight * adversarial`` (eq. 5).
 
-What f sees: the noise a victim actually receives, ``clamp(x + G(x), 0, 1) - x``. It
-equals ``G(x)`` wherever the clamp does not bite; where it does (black or white pixels)
-the part a victim never sees cannot carry the label. f normalises its input itself, so
-the noise is fed in image units, not rescaled.
+What f sees: eq. 3 writes ``f(G(x))``, the raw noise (``f_input="raw"``, the paper
+profile). The reduced profiles feed f the noise a victim actually receives,
+``clamp(x + G(x), 0, 1) - x`` (``f_input="effective"``): it equals ``G(x)`` wherever the
+clamp does not bite, and where it does (black or white pixels) the part a victim never
+sees cannot carry the label. f normalises its input itself, so the noise is fed in image
+units, not rescaled.
 
 A checkpoint is written atomically after every epoch. Each epoch draws its randomness
 from ``(seed, epoch)`` alone, so a run killed and resumed ends with the same weights as an
@@ -18,6 +20,7 @@ uninterrupted run on the CPU.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -38,11 +41,6 @@ class NotAGeneratorError(ValueError):
     pass
 
 
-def effective_noise(x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """The noise a victim receives: ``clamp(x + noise, 0, 1) - x``."""
-    return (x + noise).clamp(0, 1) - x
-
-
 def _make_optim(params, kind: str, lr: float):
     if kind == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9)
@@ -51,16 +49,37 @@ def _make_optim(params, kind: str, lr: float):
     raise ValueError(f"Unknown GAN optimiser {kind!r}: use 'sgd' (the paper's) or 'adam'.")
 
 
+@dataclass(frozen=True)
+class GANSettings:
+    """Everything that determines a trained generator besides its data and f (the key)."""
+    epochs: int
+    eps: float
+    c: float                      # the hinge bound of eq. 4
+    optimizer: str = "sgd"
+    lr: float = 0.025
+    d_lr: float = 0.025
+    alpha: float = 0.001
+    adv_weight: float = 1.0
+    gen_width: int = 32
+    batch_size: int = 128
+    f_input: str = "raw"
+
+    @classmethod
+    def from_profile(cls, profile, data: ImageData, eps: float | None = None,
+                     **overrides) -> "GANSettings":
+        eps = epsilon_for(data.name) if eps is None else eps
+        shape = (data.channels, *data.image_size)
+        base = cls(epochs=profile.gan_epochs_for(data.name), optimizer=profile.gan_optimizer,
+                   lr=profile.gan_lr, d_lr=profile.d_lr, alpha=profile.alpha,
+                   adv_weight=profile.adv_weight, c=profile.hinge_fraction * l2_bound(eps, shape),
+                   eps=eps, gen_width=profile.gen_width, batch_size=profile.batch_size,
+                   f_input=profile.f_input)
+        return replace(base, **overrides)
+
+
 def gan_config(data: ImageData, profile, eps: float | None = None, **overrides) -> dict:
-    eps = epsilon_for(data.name) if eps is None else eps
-    shape = (data.channels, *data.image_size)
-    cfg = dict(epochs=profile.gan_epochs, optimizer=profile.gan_optimizer, lr=profile.gan_lr,
-               d_lr=profile.d_lr, alpha=profile.alpha, adv_weight=profile.adv_weight,
-               c=profile.hinge_fraction * l2_bound(eps, shape), eps=eps,
-               gen_width=profile.gen_width, batch_size=profile.batch_size,
-               f_input=profile.f_input)
-    cfg.update(overrides)
-    return cfg
+    """The settings of :class:`GANSettings` as a dict (what a checkpoint stores)."""
+    return asdict(GANSettings.from_profile(profile, data, eps, **overrides))
 
 
 def _build(cfg, channels):
@@ -117,8 +136,10 @@ def train_confoundergan(data: ImageData, f, profile, seed: int = 0, eps: float |
         g = torch.Generator().manual_seed(seed * 100003 + ep)
         perm = torch.randperm(n, generator=g)
         G.train(), D.train()
-        sums = dict(d_loss=0.0, confounder=0.0, hinge=0.0, adversarial=0.0, d_acc_real=0.0,
-                    d_acc_protected=0.0, noise_acc=0.0, noise_l2=0.0, noise_linf=0.0)
+        keys = ("d_loss", "confounder", "hinge", "adversarial", "d_acc_real",
+                "d_acc_protected", "noise_acc", "noise_l2")
+        sums = torch.zeros(len(keys), device=dev)     # accumulated on the device
+        linf = torch.zeros((), device=dev)
         seen = 0
         t0 = time.time()
         for i in range(0, n, bs):
@@ -147,17 +168,15 @@ def train_confoundergan(data: ImageData, f, profile, seed: int = 0, eps: float |
             optG.step()
             b = len(idx)
             with torch.no_grad():
-                sums["d_loss"] += d_loss.item() * b
-                for k in ("confounder", "hinge", "adversarial"):
-                    sums[k] += terms[k].item() * b
-                sums["d_acc_real"] += (d_real > 0).float().sum().item()
-                sums["d_acc_protected"] += (d_fake < 0).float().sum().item()
-                sums["noise_acc"] += (f(eff).argmax(1) == t).float().sum().item()
-                sums["noise_l2"] += eff.flatten(1).norm(dim=1).sum().item()
-                sums["noise_linf"] = max(sums["noise_linf"], eff.abs().max().item())
+                sums += torch.stack([
+                    d_loss.detach() * b, terms["confounder"].detach() * b,
+                    terms["hinge"].detach() * b, terms["adversarial"].detach() * b,
+                    (d_real > 0).float().sum(), (d_fake < 0).float().sum(),
+                    (f(eff).argmax(1) == t).float().sum(), eff.flatten(1).norm(dim=1).sum()])
+                linf = torch.maximum(linf, eff.abs().max())
             seen += b
         schedG.step()
-        row = {k: (v / seen if k != "noise_linf" else v) for k, v in sums.items()}
+        row = dict(zip(keys, (sums / max(1, seen)).tolist()), noise_linf=linf.item())
         row.update(epoch=ep + 1, seconds=round(time.time() - t0, 2), lr=optG.param_groups[0]["lr"])
         history.append(row)
         bar.set_postfix(noise_acc=f"{row['noise_acc']:.3f}", conf=f"{row['confounder']:.3f}")

@@ -9,6 +9,7 @@ training set's mean and std, so every caller feeds it images (or noise) in [0, 1
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 import torch.nn as nn
@@ -90,20 +91,79 @@ def _densenet121(num_classes, in_channels, width):
     return m
 
 
+class PretrainedWeightsUnavailable(RuntimeError):
+    pass
+
+
+def _imagenet_model(arch: str, num_classes: int, in_channels: int, pretrained: bool):
+    """torchvision's own model with its ImageNet stem; with ``pretrained``, its ImageNet
+    weights (downloaded by torchvision on first use) and a new last layer."""
+    ctor = {"resnet18": torchvision.models.resnet18, "resnet50": torchvision.models.resnet50,
+            "vgg11": torchvision.models.vgg11_bn, "densenet121": torchvision.models.densenet121}[arch]
+    if not pretrained:
+        net = ctor(num_classes=num_classes)
+    else:
+        if os.environ.get("CGAN_OFFLINE") == "1":
+            raise PretrainedWeightsUnavailable(
+                f"{arch}'s ImageNet weights are needed (Appendix G.3: f for ImageNet is "
+                f"torchvision's pretrained model) but CGAN_OFFLINE=1 forbids the download. "
+                f"Unset CGAN_OFFLINE on a machine with internet, or put the weights file in "
+                f"torch's hub cache ({torch.hub.get_dir()}/checkpoints).")
+        try:
+            net = ctor(weights="DEFAULT")
+        except Exception as e:  # URLError, HTTPError, ...
+            raise PretrainedWeightsUnavailable(
+                f"Could not obtain {arch}'s ImageNet weights from torchvision ({e}). Connect "
+                f"to the internet once, or copy the weights file into {torch.hub.get_dir()}/checkpoints.") from e
+        if arch.startswith("resnet"):
+            net.fc = nn.Linear(net.fc.in_features, num_classes)
+        elif arch == "vgg11":
+            net.classifier[-1] = nn.Linear(net.classifier[-1].in_features, num_classes)
+        else:
+            net.classifier = nn.Linear(net.classifier.in_features, num_classes)
+    if in_channels != 3:   # grayscale: a first convolution that takes one channel
+        first = net.conv1 if arch.startswith("resnet") else (
+            net.features[0] if arch == "vgg11" else net.features.conv0)
+        new = nn.Conv2d(in_channels, first.out_channels, first.kernel_size, first.stride,
+                        first.padding, bias=first.bias is not None)
+        if pretrained:
+            with torch.no_grad():
+                new.weight.copy_(first.weight.mean(1, keepdim=True))
+        if arch.startswith("resnet"):
+            net.conv1 = new
+        elif arch == "vgg11":
+            net.features[0] = new
+        else:
+            net.features.conv0 = new
+    return net
+
+
 def make_classifier(arch: str, num_classes: int, in_channels: int, mean, std,
-                    width: float = 1.0) -> nn.Module:
-    """A classifier from the zoo, with input normalisation built in."""
+                    width: float = 1.0, image_size: int = 32, pretrained: bool = False) -> nn.Module:
+    """A classifier from the zoo, with input normalisation built in.
+
+    Images smaller than :data:`~cgan_lib.profiles.LARGE_IMAGE` pixels get the CIFAR stem
+    and the width multiplier; larger ones torchvision's model as it is (ImageNet stem),
+    optionally with its ImageNet weights (``pretrained``, full width only).
+    """
+    from .profiles import LARGE_IMAGE
     arch = arch.lower()
-    if arch == "resnet18":
+    if arch not in ARCHS:
+        raise ValueError(f"Unknown architecture {arch!r}. Known: {', '.join(ARCHS)}.")
+    if image_size >= LARGE_IMAGE:
+        if pretrained and width != 1.0:
+            raise ValueError("ImageNet weights exist only for the full-width models (width=1).")
+        net = _imagenet_model(arch, num_classes, in_channels, pretrained)
+    elif pretrained:
+        raise ValueError(f"ImageNet weights are for images of {LARGE_IMAGE}+ pixels, not {image_size}.")
+    elif arch == "resnet18":
         net = SmallResNet(BasicBlock, [2, 2, 2, 2], num_classes, in_channels, width)
     elif arch == "resnet50":
         net = SmallResNet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels, width)
     elif arch == "vgg11":
         net = _vgg11(num_classes, in_channels, width)
-    elif arch == "densenet121":
-        net = _densenet121(num_classes, in_channels, width)
     else:
-        raise ValueError(f"Unknown architecture {arch!r}. Known: {', '.join(ARCHS)}.")
+        net = _densenet121(num_classes, in_channels, width)
     return nn.Sequential(Normalize(mean, std), net)
 
 

@@ -1,34 +1,49 @@
-"""Experiment profiles: every size an experiment uses, in one declarative place.
+"""Experiment profiles: every size and constant an experiment uses, in one declarative place.
 
 Three profiles exist:
 
-* ``ci``    -- the paper's chapters together in about 15 minutes on 2 CPU cores, on a
-               balanced subset of Fashion-MNIST, with a narrow ResNet18. Small, but big
-               enough that the effect (victims on protected data score far below natural
-               ones) is visible and asserted.
-* ``quick`` -- about an hour on a CPU, minutes on a GPU: CIFAR-10 subset, wider models.
 * ``paper`` -- the paper's Appendix G settings (full datasets, ResNet18, 90 victim
-               epochs, 200 GAN epochs with SGD momentum 0.9, lr 0.025, alpha 0.001).
+               epochs, GAN epochs per dataset from G.3, SGD momentum 0.9, lr 0.025,
+               alpha 0.001, f classifying G(x) as eq. 3 writes it). Needs a GPU.
+* ``quick`` -- CIFAR-10 on a CPU in about an hour a chapter, minutes on a GPU.
+* ``ci``    -- every chapter within minutes on 2 CPU cores, on a balanced subset of
+               Fashion-MNIST, with a narrow ResNet18, still showing the effect.
 
-Where a reduced profile departs from the paper's recipe (optimiser, epochs), the field
-says so in ``departures``; notebooks print it next to every number.
+A reduced profile lists only its overrides of ``paper`` (like nanoGPT's configs), and its
+departures from the paper are *computed* by comparing its fields with ``paper``'s
+(:func:`departures`), never written by hand.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DEFAULT_PROFILE_ENV = "CGAN_PROFILE"
 
-# Appendix / Section 5.1: "the maximum perturbation is set to 8/255 in SVHN and CIFAR10,
-# and 16/255 in other datasets".
+# Section 5.1: "the maximum perturbation is set to 8/255 in SVHN and CIFAR10, and 16/255
+# in other datasets".
 _EPS_8 = {"svhn", "cifar10"}
+
+# Appendix G.3: "the training epoch is 200(SVHN,CIFAR10,Keratitis)/5000(ImageNet25)/
+# 100(BloodMNIST)/400(ISIC)".
+PAPER_GAN_EPOCHS = {"svhn": 200, "cifar10": 200, "keratitis": 200, "imagenet25": 5000,
+                    "bloodmnist": 100, "isic": 400}
+
+# Images at least this large get torchvision's ImageNet stem (7x7 stride-2 conv and
+# max-pool); smaller ones the CIFAR stem (3x3 stride 1, no max-pool).
+LARGE_IMAGE = 64
 
 
 def epsilon_for(dataset: str) -> float:
     """L-infinity budget of the paper for ``dataset`` (8/255 SVHN/CIFAR-10, else 16/255)."""
     return (8 if dataset in _EPS_8 else 16) / 255.0
+
+
+def dataset_key(dataset: str) -> str:
+    """``folder:/data/ImageNet25`` -> ``imagenet25``: the name the paper's tables use."""
+    name = dataset.split(":", 1)[1] if dataset.startswith("folder:") else dataset
+    return os.path.basename(os.path.normpath(name)).lower()
 
 
 class UnknownProfileError(ValueError):
@@ -39,38 +54,54 @@ class UnknownProfileError(ValueError):
 class Profile:
     name: str
     description: str
-    dataset: str                      # default dataset of the chapters
-    n_train: int | None               # balanced training subset (None: full set)
-    n_test: int | None                # balanced test subset (None: full set)
+    dataset: str = "cifar10"          # default dataset of the chapters
+    n_train: int | None = None        # balanced training subset (None: full set)
+    n_test: int | None = None         # balanced test subset (None: full set)
+    seeds: tuple = (0, 1, 2)          # each seed fixes f, G, EMN, the victim and data order
     arch: str = "resnet18"            # classifier f, EMN source and victim h
-    width: float = 1.0                # width multiplier of ResNet18 (1.0 = standard)
-    batch_size: int = 128
+    width: float = 1.0                # width multiplier of the classifiers (1.0 = standard)
+    batch_size: int = 128             # not stated by the paper; 128 as in Huang et al.
     # victim h (Appendix G.5): SGD, momentum 0.9, lr 0.025, cosine, 90 epochs
     victim_epochs: int = 90
     victim_lr: float = 0.025
-    # pretrained classifier f of ConfounderGAN, trained by the library on clean data
-    classifier_epochs: int = 30
-    # ConfounderGAN (Appendix G.3)
-    gan_epochs: int = 200
+    weight_decay: float = 5e-4        # not stated by the paper; Huang et al.'s value
+    val_fraction: float = 0.1         # the trainer's validation hold-out (early stopping)
+    # classifier f of ConfounderGAN: "pretrained on their training set" (G.3) with the
+    # victim recipe; for ImageNet-sized data torchvision's ImageNet weights ("downloaded
+    # directly from the Pytorch official website")
+    classifier_epochs: int = 90
+    imagenet_weights_for_large: bool = True
+    # ConfounderGAN (Appendix G.3); gan_epochs None: PAPER_GAN_EPOCHS of the dataset
+    gan_epochs: int | None = None
     gan_optimizer: str = "sgd"        # "sgd": the paper's; "adam": what works on small budgets
     gan_lr: float = 0.025
     d_lr: float = 0.025
     alpha: float = 0.001              # weight of the hinge loss
-    hinge_fraction: float = 0.5       # c = hinge_fraction * eps * sqrt(C*H*W)
+    hinge_fraction: float = 0.5       # c = hinge_fraction * eps * sqrt(C*H*W); c unstated
     # weight of D's term in G's loss: 1.0 is eq. 5; 0.0 is Algorithm 1 as printed, where
     # G descends only confounder + alpha * hinge (the paper states both)
     adv_weight: float = 1.0
-    gen_width: int = 32
-    f_input: str = "effective"        # what f classifies: "effective" clamp(x+G(x))-x, or "raw" G(x)
+    gen_width: int = 32               # channels of G's first layer (unstated)
+    f_input: str = "raw"              # f classifies "raw" G(x) (eq. 3) or the "effective"
+                                      # noise clamp(x+G(x))-x a victim receives
     # EMN (Appendix G.4, Huang et al. 2021)
     emn_steps: int = 20
-    emn_step_size: float = 0.8 / 255  # of the reference implementation (eps 8/255)
+    emn_step_size: float = 0.003      # G.4: inner "learning rate is 0.003" (~0.8/255)
     emn_train_steps: int = 10
+    emn_lr: float = 0.003             # G.4: outer "learning rate is 0.003" (Huang et al.: 0.1)
     emn_stop_error: float = 0.01
-    emn_max_rounds: int = 20
+    emn_max_rounds: int = 20          # unstated; a cap on the bi-level loop
     # data mixes of Section 5.2 (Figure 5)
     mix_ps: tuple = (0.5, 0.6, 0.7, 0.8, 0.9)
-    departures: tuple = field(default_factory=tuple)
+
+    def gan_epochs_for(self, dataset: str) -> int:
+        if self.gan_epochs is not None:
+            return self.gan_epochs
+        return PAPER_GAN_EPOCHS.get(dataset_key(dataset), 200)
+
+    @property
+    def departures(self) -> tuple:
+        return departures(self)
 
     def summary(self, dataset: str | None = None, device: str | None = None) -> str:
         ds = dataset or self.dataset
@@ -78,8 +109,9 @@ class Profile:
         n_te = "full" if self.n_test is None else f"{self.n_test:,}"
         w = "" if self.width == 1.0 else f" x{self.width:g} width"
         s = (f"profile={self.name} | dataset={ds} (train {n_tr}, test {n_te}) | "
-             f"{self.arch}{w} | victim {self.victim_epochs} ep | GAN {self.gan_epochs} ep "
-             f"({self.gan_optimizer}) | eps={round(epsilon_for(ds) * 255)}/255")
+             f"{self.arch}{w} | victim {self.victim_epochs} ep | GAN {self.gan_epochs_for(ds)} ep "
+             f"({self.gan_optimizer}) | eps={round(epsilon_for(ds) * 255)}/255 | "
+             f"seeds {', '.join(map(str, self.seeds))}")
         if device:
             s += f" | device={device}"
         return s
@@ -88,62 +120,84 @@ class Profile:
         return dataclasses.replace(self, **kw)
 
 
+PAPER = Profile(name="paper",
+                description="The paper's Appendix G settings (full data, ResNet18, 90 victim "
+                            "epochs, GAN epochs per dataset, SGD). Needs a GPU.")
+
+# The reduced profiles list only what differs from the paper.
 PROFILES: dict[str, Profile] = {
-    "ci": Profile(
+    "ci": PAPER.replace(
         name="ci",
         description="CI on 2 CPU cores: balanced Fashion-MNIST subset, quarter-width "
-                    "ResNet18, few epochs, Adam for the generator.",
-        dataset="fashion-mnist",
-        n_train=2000, n_test=1000,
+                    "ResNet18, few epochs, Adam for the generator, two seeds.",
+        dataset="fashion-mnist", n_train=2000, n_test=1000, seeds=(0, 1),
         width=0.25, batch_size=64,
         victim_epochs=6, classifier_epochs=6,
         gan_epochs=6, gan_optimizer="adam", gan_lr=1e-3, d_lr=1e-3, adv_weight=0.0,
-        gen_width=16,
-        emn_steps=10, emn_step_size=1.6 / 255, emn_train_steps=10, emn_max_rounds=10,
-        mix_ps=(0.5, 0.9),
-        departures=("Fashion-MNIST subset of 2,000 images instead of the paper's datasets",
-                    "quarter-width ResNet18", "6 victim epochs instead of 90",
-                    "6 GAN epochs with Adam (lr 1e-3) instead of 200 with SGD; chapter 2 "
-                    "trains the paper's SGD recipe beside it",
-                    "G's loss as in Algorithm 1 (no discriminator term); eq. 5's variant "
-                    "is shown beside it in chapter 2",
-                    "EMN: 10 PGD steps of 1.6/255 instead of 20 of 0.8/255"),
-    ),
-    "quick": Profile(
+        gen_width=16, f_input="effective",
+        emn_steps=10, emn_step_size=1.6 / 255, emn_lr=0.1, emn_max_rounds=10,
+        mix_ps=(0.5, 0.9)),
+    "quick": PAPER.replace(
         name="quick",
-        description="About an hour on a CPU, minutes on a GPU: balanced CIFAR-10 subset, "
-                    "quarter-width ResNet18.",
-        dataset="cifar10",
-        n_train=3000, n_test=2000,
+        description="About an hour a chapter on a CPU, minutes on a GPU: balanced CIFAR-10 "
+                    "subset, quarter-width ResNet18, three seeds.",
+        dataset="cifar10", n_train=3000, n_test=2000,
         width=0.25, batch_size=64,
         victim_epochs=8, classifier_epochs=8,
         gan_epochs=5, gan_optimizer="adam", gan_lr=1e-3, d_lr=1e-3, adv_weight=0.0,
-        gen_width=32,
-        emn_steps=10, emn_step_size=1.6 / 255, emn_train_steps=10, emn_max_rounds=6,
-        mix_ps=(0.5, 0.9),
-        departures=("CIFAR-10 subset of 3,000 images", "quarter-width ResNet18",
-                    "8 victim epochs instead of 90",
-                    "5 GAN epochs with Adam (lr 1e-3) instead of 200 with SGD; chapter 2 "
-                    "trains the paper's SGD recipe beside it",
-                    "G's loss as in Algorithm 1 (no discriminator term)",
-                    "EMN: 10 PGD steps of 1.6/255 instead of 20 of 0.8/255, at most 6 rounds"),
-    ),
-    "paper": Profile(
-        name="paper",
-        description="The paper's Appendix G settings (full data, ResNet18, 90 victim "
-                    "epochs, 200 GAN epochs, SGD). Needs a GPU.",
-        dataset="cifar10",
-        n_train=None, n_test=None,
-    ),
+        gen_width=32, f_input="effective",
+        emn_steps=10, emn_step_size=1.6 / 255, emn_lr=0.1, emn_max_rounds=6,
+        mix_ps=(0.5, 0.9)),
+    "paper": PAPER,
+}
+
+# How each field reads in a departure line; fields not listed are not departures
+# (names, descriptions).
+_FIELD_TEXT = {
+    "dataset": "default dataset", "n_train": "training images", "n_test": "test images",
+    "arch": "architecture", "width": "width multiplier",
+    "batch_size": "batch size", "victim_epochs": "victim epochs", "victim_lr": "victim lr",
+    "weight_decay": "weight decay", "val_fraction": "validation hold-out",
+    "classifier_epochs": "epochs of the classifier f",
+    "imagenet_weights_for_large": "ImageNet weights for f on large images",
+    "gan_epochs": "GAN epochs", "gan_optimizer": "GAN optimiser", "gan_lr": "G's lr",
+    "d_lr": "D's lr", "alpha": "hinge weight alpha", "hinge_fraction": "hinge bound c (fraction of the L2 ball)",
+    "adv_weight": "weight of D's term in G's loss (1 = eq. 5, 0 = Algorithm 1)",
+    "gen_width": "G/D width", "f_input": "what f classifies", "emn_steps": "EMN inner steps",
+    "emn_step_size": "EMN inner step size", "emn_train_steps": "EMN outer steps",
+    "emn_lr": "EMN outer lr", "emn_stop_error": "EMN stop error",
+    "emn_max_rounds": "EMN max rounds", "mix_ps": "mix proportions p",
 }
 
 
-def get_profile(name: str | None = None) -> Profile:
+def _fmt(name, v):
+    if v is None:
+        return {"gan_epochs": "per dataset (G.3)", "n_train": "full", "n_test": "full"}.get(name, "none")
+    if isinstance(v, float) and name in ("emn_step_size",):
+        return f"{v * 255:.2g}/255"
+    if isinstance(v, tuple):
+        return ", ".join(map(str, v))
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def departures(profile: Profile) -> tuple:
+    """Every field where ``profile`` differs from ``paper``, as 'what: ours (paper: theirs)'."""
+    out = []
+    for f in dataclasses.fields(Profile):
+        if f.name not in _FIELD_TEXT:
+            continue
+        mine, theirs = getattr(profile, f.name), getattr(PAPER, f.name)
+        if mine != theirs:
+            out.append(f"{_FIELD_TEXT[f.name]}: {_fmt(f.name, mine)} (paper: {_fmt(f.name, theirs)})")
+    return tuple(out)
+
+
+def get_profile(name: str | Profile | None = None) -> Profile:
     """Return the named profile (default: ``$CGAN_PROFILE``, else ``ci``)."""
-    if name is None or name == "":
-        name = os.environ.get(DEFAULT_PROFILE_ENV) or "ci"
     if isinstance(name, Profile):
         return name
+    if name is None or name == "":
+        name = os.environ.get(DEFAULT_PROFILE_ENV) or "ci"
     key = str(name).strip().lower()
     if key not in PROFILES:
         raise UnknownProfileError(

@@ -1,15 +1,27 @@
 """The model trainer's side: train a fresh model h on (protected) data, test it on clean data.
 
 Appendix G.5: SGD, momentum 0.9, initial lr 0.025, cosine schedule without restart, the
-profile's number of epochs (90 in the paper). Weight decay is not given in the paper;
-we use 5e-4, the value of the unlearnable-examples line of work (Huang et al. 2021).
-The trainer normalises with the mean and std of the data it downloaded, as a real
-trainer would. Results are cached under a key of everything that determines them.
+profile's number of epochs (90 in the paper). Weight decay and batch size are not given
+in the paper; the profile holds them (5e-4 and 128, the values of Huang et al. 2021).
+
+The trainer works as a real one would, with only what it downloaded:
+
+* it normalises with the mean and std of its own training data;
+* it holds out ``val_fraction`` of that data (so: protected data) as a validation set and
+  picks the early-stopping epoch by *validation* accuracy (Appendix C); the clean test
+  accuracy at that epoch is ``early_stop_test_acc``. Nothing is selected by test accuracy.
+
+One training step serves the victim, the classifier f and (through :func:`sgd_for`) the
+EMN source model: the data live as uint8 tensors on the device, augmentation runs on whole
+batches on the device, and statistics accumulate on the device (no host synchronisation
+per step). On CUDA the step runs in bf16 autocast with channels_last.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -20,8 +32,6 @@ from .data import mean_std, to_float
 from .device import device_name, get_device
 from .device import progress as progress_bar
 from .models import make_classifier
-
-WEIGHT_DECAY = 5e-4
 
 
 def tensor_digest(*ts: torch.Tensor) -> str:
@@ -34,119 +44,161 @@ def tensor_digest(*ts: torch.Tensor) -> str:
     return h.hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that determines a trained classifier besides its data (the cache key)."""
+    arch: str = "resnet18"
+    width: float = 1.0
+    epochs: int = 90
+    lr: float = 0.025
+    batch_size: int = 128
+    weight_decay: float = 5e-4
+    aug: str = "none"
+    val_fraction: float = 0.1
+    seed: int = 0
+    pretrained: bool = False
+
+    @classmethod
+    def victim(cls, profile, **kw) -> "TrainSettings":
+        """The victim h of ``profile`` (Appendix G.5)."""
+        base = cls(arch=profile.arch, width=profile.width, epochs=profile.victim_epochs,
+                   lr=profile.victim_lr, batch_size=profile.batch_size,
+                   weight_decay=profile.weight_decay, val_fraction=profile.val_fraction)
+        return replace(base, **kw)
+
+    @classmethod
+    def classifier(cls, profile, image_size: int, **kw) -> "TrainSettings":
+        """The owner's classifier f (and EMN's architecture): all the owner's data, no
+        hold-out; ImageNet weights for large images where the profile says so (G.3)."""
+        from .profiles import LARGE_IMAGE
+        pre = profile.imagenet_weights_for_large and image_size >= LARGE_IMAGE and profile.width == 1.0
+        return replace(cls.victim(profile, epochs=profile.classifier_epochs, val_fraction=0.0,
+                                  pretrained=pre), **kw)
+
+
+def _autocast(dev):
+    if dev.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 @torch.no_grad()
 def evaluate(model, x_u8: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
     """Accuracy (fraction) of ``model`` on uint8 images."""
     dev = next(model.parameters()).device
+    was = model.training
     model.eval()
-    correct = 0
+    correct = torch.zeros((), device=dev, dtype=torch.long)
     for i in range(0, len(x_u8), batch_size):
         xb = to_float(x_u8[i:i + batch_size].to(dev)).contiguous(memory_format=torch.channels_last)
-        correct += (model(xb).argmax(1).cpu() == y[i:i + batch_size]).sum().item()
-    return correct / max(1, len(y))
+        with _autocast(dev):
+            correct += (model(xb).argmax(1) == y[i:i + batch_size].to(dev)).sum()
+    model.train(was)
+    return correct.item() / max(1, len(y))
 
 
-@torch.no_grad()
-def predict_float(model, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    dev = next(model.parameters()).device
-    model.eval()
-    out = [model(x[i:i + batch_size].to(dev)).cpu() for i in range(0, len(x), batch_size)]
-    return torch.cat(out)
+def validation_split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (train, validation) of the trainer's hold-out: a seeded random ``fraction``."""
+    k = int(round(n * fraction))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(10_007 + seed))
+    return perm[k:].sort().values, perm[:k].sort().values
+
+
+def new_classifier(train_x: torch.Tensor, n_classes: int, s: TrainSettings):
+    mean, std = mean_std(train_x)
+    return make_classifier(s.arch, n_classes, train_x.shape[1], mean, std, s.width,
+                           image_size=min(train_x.shape[-2:]), pretrained=s.pretrained)
 
 
 def train_model(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                test_y: torch.Tensor, n_classes: int, arch: str = "resnet18", width: float = 1.0,
-                epochs: int = 90, lr: float = 0.025, batch_size: int = 128, aug: str = "none",
-                seed: int = 0, progress: bool = True, desc: str = "victim"):
-    """Train a classifier from scratch; return ``(model, history)``.
+                test_y: torch.Tensor, n_classes: int, s: TrainSettings = TrainSettings(),
+                progress: bool = True, desc: str = "victim"):
+    """Train a classifier from scratch on ``train_x``; return ``(model, history)``.
 
-    ``history`` holds per-epoch training accuracy (on the augmented batches), clean test
-    accuracy and loss, the final and best-epoch test accuracy (early stopping, App. C),
-    wall time and device.
+    ``history``: per-epoch training accuracy (on the augmented batches), validation
+    accuracy (on the held-out part of the training data), clean test accuracy and loss;
+    the final test accuracy; the epoch that validation picks and the test accuracy there
+    (``early_stop_test_acc``); wall time and device.
     """
     dev = get_device()
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    mean, std = mean_std(train_x)
-    model = make_classifier(arch, n_classes, train_x.shape[1], mean, std, width)
-    model = model.to(dev).to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=WEIGHT_DECAY)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    hist = {"train_acc": [], "test_acc": [], "train_loss": []}
-    n = len(train_x)
+    torch.manual_seed(s.seed)
+    g = torch.Generator().manual_seed(s.seed)
+    tr, va = validation_split(len(train_x), s.val_fraction, s.seed)
+    x_all, y_all = train_x[tr].to(dev), train_y[tr].to(dev)
+    x_val, y_val = train_x[va], train_y[va]
+    model = new_classifier(train_x[tr], n_classes, s).to(dev).to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=s.lr, momentum=0.9, weight_decay=s.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, s.epochs))
+    hist = {"train_acc": [], "val_acc": [], "test_acc": [], "train_loss": []}
+    n = len(x_all)
     t0 = time.time()
-    bar = progress_bar(range(epochs), desc, progress)
-    for ep in bar:
+    bar = progress_bar(range(s.epochs), desc, progress)
+    for _ in bar:
         model.train()
-        perm = torch.randperm(n, generator=g)
-        seen = correct = 0
-        loss_sum = 0.0
-        for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
+        perm = torch.randperm(n, generator=g).to(dev)
+        correct = torch.zeros((), device=dev)
+        loss_sum = torch.zeros((), device=dev)
+        seen = 0
+        for i in range(0, n, s.batch_size):
+            idx = perm[i:i + s.batch_size]
             if len(idx) < 2:
                 continue
-            xb = to_float(train_x[idx].to(dev))
-            yb = train_y[idx].to(dev)
-            xb, yt = augment_batch(aug, xb, yb, n_classes, g)
-            out = model(xb.contiguous(memory_format=torch.channels_last))
-            loss = F.cross_entropy(out, yt)
+            xb, yb = to_float(x_all[idx]), y_all[idx]
+            xb, yt = augment_batch(s.aug, xb, yb, n_classes, g)
+            with _autocast(dev):
+                out = model(xb.contiguous(memory_format=torch.channels_last))
+                loss = F.cross_entropy(out.float(), yt)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            loss_sum += loss.item() * len(idx)
-            correct += (out.argmax(1) == yb).sum().item()
+            loss_sum += loss.detach() * len(idx)
+            correct += (out.argmax(1) == yb).sum()
             seen += len(idx)
         sched.step()
-        hist["train_acc"].append(correct / max(1, seen))
-        hist["train_loss"].append(loss_sum / max(1, seen))
+        hist["train_acc"].append(correct.item() / max(1, seen))
+        hist["train_loss"].append(loss_sum.item() / max(1, seen))
+        hist["val_acc"].append(evaluate(model, x_val, y_val) if len(va) else None)
         hist["test_acc"].append(evaluate(model, test_x, test_y))
         bar.set_postfix(train=f"{hist['train_acc'][-1]:.3f}", test=f"{hist['test_acc'][-1]:.3f}")
-    best = max(range(epochs), key=lambda e: hist["test_acc"][e]) if epochs else 0
-    hist.update(final_test_acc=hist["test_acc"][-1] if epochs else None,
-                best_test_acc=hist["test_acc"][best] if epochs else None, best_epoch=best + 1,
-                seconds=round(time.time() - t0, 2), device=device_name(dev), epochs=epochs,
-                arch=arch, width=width, aug=aug, n_train=n)
+    hist.update(final_test_acc=hist["test_acc"][-1] if s.epochs else None,
+                seconds=round(time.time() - t0, 2), device=device_name(dev), n_train=len(tr),
+                n_val=len(va), settings=asdict(s))
+    if len(va) and s.epochs:
+        e = max(range(s.epochs), key=lambda k: (hist["val_acc"][k], -k))   # first best epoch
+        hist.update(early_stop_epoch=e + 1, early_stop_test_acc=hist["test_acc"][e],
+                    selected_by="validation")
     return model, hist
 
 
-def victim_result(train_x, train_y, test_x, test_y, n_classes, arch="resnet18", width=1.0,
-                  epochs=90, lr=0.025, batch_size=128, aug="none", seed=0, progress=True,
-                  desc="victim") -> dict:
+def victim_result(train_x, train_y, test_x, test_y, n_classes, s: TrainSettings,
+                  progress=True, desc="victim") -> dict:
     """Cached :func:`train_model`: the history, recomputed only when something changes."""
     params = dict(train=tensor_digest(train_x, train_y), test=tensor_digest(test_x, test_y),
-                  n_classes=n_classes, arch=arch, width=width, epochs=epochs, lr=lr,
-                  batch_size=batch_size, aug=aug, seed=seed, wd=WEIGHT_DECAY)
+                  n_classes=n_classes, **asdict(s))
 
     def run():
-        _, hist = train_model(train_x, train_y, test_x, test_y, n_classes, arch, width, epochs,
-                              lr, batch_size, aug, seed, progress, desc)
-        return hist
+        return train_model(train_x, train_y, test_x, test_y, n_classes, s, progress, desc)[1]
     return cached_json("victim", params, run)
 
 
-def pretrained_classifier(data, profile, arch: str | None = None, seed: int = 0,
-                          progress: bool = True):
-    """The classifier f of ConfounderGAN (and EMN's source model), trained on clean data.
+def trained_classifier(train_x, train_y, test_x, test_y, n_classes, s: TrainSettings,
+                       progress: bool = True, desc: str = "classifier f"):
+    """A classifier trained on ``(train_x, train_y)`` only, cached; returns ``(model,
+    test_acc)`` with the model frozen in eval mode on the device.
 
-    Cached by the data's content and the profile's sizes; returns ``(model, test_acc)``
-    with the model frozen in eval mode on the device.
+    The owner's classifier f of ConfounderGAN: its key holds the digest of exactly the
+    data it was trained on, so an f made for a subset never depends on the rest.
     """
-    arch = arch or profile.arch
-    params = dict(train=tensor_digest(data.train_x, data.train_y),
-                  test=tensor_digest(data.test_x, data.test_y), arch=arch, width=profile.width,
-                  epochs=profile.classifier_epochs, lr=profile.victim_lr,
-                  batch_size=profile.batch_size, seed=seed)
+    params = dict(train=tensor_digest(train_x, train_y), test=tensor_digest(test_x, test_y),
+                  n_classes=n_classes, **asdict(s))
+
     def run():
-        model, hist = train_model(data.train_x, data.train_y, data.test_x, data.test_y,
-                                  data.n_classes, arch, profile.width, profile.classifier_epochs,
-                                  profile.victim_lr, profile.batch_size, "none", seed, progress,
-                                  desc="classifier f")
+        model, hist = train_model(train_x, train_y, test_x, test_y, n_classes, s, progress, desc)
         return {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                 "test_acc": torch.tensor(hist["final_test_acc"])}
 
     st = cached_tensors("classifier", params, run)
-    mean, std = mean_std(data.train_x)
-    model = make_classifier(arch, data.n_classes, data.channels, mean, std, profile.width)
+    model = new_classifier(train_x, n_classes, replace(s, pretrained=False))
     model.load_state_dict(st["state_dict"])
     model = model.to(get_device()).eval()
     for p in model.parameters():

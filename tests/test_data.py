@@ -1,5 +1,3 @@
-import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -102,14 +100,26 @@ def test_profiles():
         get_profile("fast")
     paper = get_profile("paper")
     # Appendix G: the paper's settings
-    assert (paper.victim_epochs, paper.victim_lr, paper.gan_epochs, paper.gan_optimizer,
+    assert (paper.victim_epochs, paper.victim_lr, paper.gan_epochs_for("cifar10"), paper.gan_optimizer,
             paper.gan_lr, paper.alpha, paper.n_train) == (90, 0.025, 200, "sgd", 0.025, 0.001, None)
+    # G.3: GAN epochs per dataset; eq. 3: f classifies G(x) itself
+    assert paper.gan_epochs_for("bloodmnist") == 100 and paper.gan_epochs_for("svhn") == 200
+    assert paper.gan_epochs_for("folder:/data/ImageNet25") == 5000
+    assert paper.f_input == "raw" and paper.emn_lr == 0.003
+    assert len(paper.seeds) >= 3 and len(get_profile("quick").seeds) >= 3
+    assert len(get_profile("ci").seeds) >= 2
     assert epsilon_for("cifar10") == 8 / 255 and epsilon_for("svhn") == 8 / 255
     assert epsilon_for("fashion-mnist") == 16 / 255 and epsilon_for("bloodmnist") == 16 / 255
     assert "profile=ci" in get_profile("ci").summary(device="CPU")
+    assert paper.departures == ()
     for p in PROFILES.values():
         if p.name != "paper":
             assert p.departures, f"{p.name} must say how it departs from the paper"
+    # departures are computed from the fields: any changed constant shows up
+    assert "victim epochs: 6 (paper: 90)" in get_profile("ci").departures
+    assert "EMN outer lr: 0.1 (paper: 0.003)" in get_profile("ci").departures
+    wd = paper.replace(weight_decay=0.0).departures
+    assert wd == ("weight decay: 0 (paper: 0.0005)",), wd
 
 
 def test_profile_from_environment(monkeypatch):

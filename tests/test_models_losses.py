@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from cgan_lib import losses
-from cgan_lib.models import ARCHS, Discriminator, Generator, make_classifier, l2_bound
+from cgan_lib.models import (ARCHS, Discriminator, Generator, PretrainedWeightsUnavailable,
+                             l2_bound, make_classifier)
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 37, 50), (4, 16, 16)])
@@ -39,6 +40,19 @@ def test_resnet18_has_cifar_stem_and_width():
         make_classifier("lenet", 10, 3, [0.5] * 3, [0.25] * 3)
 
 
+def test_large_images_get_the_imagenet_stem_and_weights_need_the_network(monkeypatch):
+    m = make_classifier("resnet18", 25, 3, [0.5] * 3, [0.25] * 3, image_size=224)[1]
+    assert m.conv1.kernel_size == (7, 7) and m.conv1.stride == (2, 2)
+    assert isinstance(m.maxpool, torch.nn.MaxPool2d) and m.fc.out_features == 25
+    gray = make_classifier("resnet18", 5, 1, [0.5], [0.25], image_size=96)
+    assert gray(torch.rand(2, 1, 96, 96)).shape == (2, 5)
+    monkeypatch.setenv("CGAN_OFFLINE", "1")
+    with pytest.raises(PretrainedWeightsUnavailable, match="CGAN_OFFLINE=1 forbids the download"):
+        make_classifier("resnet18", 25, 3, [0.5] * 3, [0.25] * 3, image_size=224, pretrained=True)
+    with pytest.raises(ValueError, match="ImageNet weights are for images"):
+        make_classifier("resnet18", 10, 3, [0.5] * 3, [0.25] * 3, image_size=32, pretrained=True)
+
+
 def test_discriminator_loss_values():
     z = torch.zeros(4)
     assert torch.isclose(losses.discriminator_loss(z, z), torch.tensor(2 * math.log(2)))
@@ -70,3 +84,15 @@ def test_generator_objective_weights():
     assert torch.isclose(a["total"], a["confounder"] + 0.5 * a["hinge"])
     b = losses.generator_objective(f, noise, t, d_fake, c=0.0, alpha=0.5, adv_weight=2.0)
     assert torch.isclose(b["total"], b["confounder"] + 0.5 * b["hinge"] + 2.0 * b["adversarial"])
+
+
+def test_ssim_and_psnr_behave():
+    from cgan_lib import metrics
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(4, 3, 32, 32, generator=g) * 255).to(torch.uint8)
+    small = (x.int() + torch.randint(-4, 5, x.shape, generator=g)).clamp(0, 255).to(torch.uint8)
+    large = (x.int() + torch.randint(-32, 33, x.shape, generator=g)).clamp(0, 255).to(torch.uint8)
+    assert torch.allclose(metrics.ssim(x, x), torch.ones(4), atol=1e-5)
+    s_small, s_large = metrics.ssim(x, small), metrics.ssim(x, large)
+    assert (s_small < 1).all() and (s_large < s_small).all()
+    assert (metrics.psnr(x, large) < metrics.psnr(x, small)).all()

@@ -41,7 +41,8 @@ def test_cwp_and_cwn_shapes_and_bounds(exp):
 
 def test_emn_reaches_its_stop_condition_and_lowers_accuracy(exp):
     d = exp.data
-    emn, info = exp.emn()
+    prot = exp.protection("emn")
+    emn, info = prot.protect(d.train_x, d.train_y), prot.info
     assert info["stopped"] and info["final_error"] < exp.profile.emn_stop_error
     delta = to_float(emn) - to_float(d.train_x)
     assert delta.abs().max() <= exp.eps + 1e-6
@@ -61,24 +62,27 @@ def test_emn_clamps_after_adding(monkeypatch):
     # all-white images: a correct EMN keeps the negative half of the noise
     x = torch.full((8, 1, 8, 8), 255, dtype=torch.uint8)
     y = torch.arange(8) % 2
-    out, info = baselines.error_minimizing_noise(x, y, 2, 8 / 255, width=0.125, steps=2,
-                                                 train_steps=1, max_rounds=2, batch_size=8,
-                                                 progress=False)
+    s = baselines.EMNSettings(eps=8 / 255, width=0.125, steps=2, train_steps=1, max_rounds=2,
+                              batch_size=8)
+    out, info = baselines.error_minimizing_noise(x, y, 2, s, progress=False)
     assert (out < 255).any() and (out >= 255 - 8).all()
 
 
 def test_victim_cache_returns_the_same_record_without_training(exp, tmp_cache, monkeypatch):
     d = exp.data.subset(200, 100)
-    kw = dict(width=0.125, epochs=1, batch_size=50, progress=False)
-    first = victim.victim_result(d.train_x, d.train_y, d.test_x, d.test_y, 10, **kw)
+    s = victim.TrainSettings(width=0.125, epochs=1, batch_size=50)
+    first = victim.victim_result(d.train_x, d.train_y, d.test_x, d.test_y, 10, s, progress=False)
 
     def boom(*a, **k):
         raise AssertionError("retrained although cached")
     monkeypatch.setattr(victim, "train_model", boom)
-    again = victim.victim_result(d.train_x, d.train_y, d.test_x, d.test_y, 10, **kw)
+    again = victim.victim_result(d.train_x, d.train_y, d.test_x, d.test_y, 10, s, progress=False)
     assert again == first
-    assert set(first) >= {"train_acc", "test_acc", "final_test_acc", "best_test_acc", "best_epoch",
-                          "seconds", "device"}
+    assert set(first) >= {"train_acc", "val_acc", "test_acc", "final_test_acc", "early_stop_test_acc",
+                          "early_stop_epoch", "selected_by", "seconds", "device"}
+    assert "best_test_acc" not in first
     # a changed setting is a different key: it trains (and here hits the trap)
     with pytest.raises(AssertionError, match="retrained"):
-        victim.victim_result(d.train_x, d.train_y, d.test_x, d.test_y, 10, aug="flip", **kw)
+        victim.victim_result(d.train_x, d.train_y, d.test_x, d.test_y, 10,
+                             victim.TrainSettings(width=0.125, epochs=1, batch_size=50, aug="flip"),
+                             progress=False)
