@@ -22,20 +22,12 @@ import sys
 import time
 from pathlib import Path
 
-from .artifacts import atomic_write_text, load_results
+from .artifacts import atomic_write_text, load_results, project_root, results_dir
 
 STATUS_MARKER = "<!-- STATUS TABLE -->"
 SCOREBOARD_MARKER = "<!-- SCOREBOARD TABLES -->"
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The repository root: the nearest folder above ``start`` holding ``_config.yml`` and
-    ``cgan_lib`` (so notebooks run from ``notebooks/`` write to the root's ``results/``)."""
-    p = (start or Path.cwd()).resolve()
-    for q in (p, *p.parents):
-        if (q / "_config.yml").is_file() and (q / "cgan_lib").is_dir():
-            return q
-    return p
+CLAIMS_MARKER = "<!-- CLAIMS TABLE -->"
+FIGURE_MARKER = "<!-- SCOREBOARD FIGURE -->"
 
 
 def notebooks(root: Path | None = None, only=None) -> list[Path]:
@@ -57,6 +49,39 @@ def _tag_for_book(path: Path):
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
     atomic_write_text(json.dumps(nb, indent=1), path)
+
+
+class _PeakMemory:
+    """Peak resident memory (MB) of this process's children (the notebook's kernel), polled
+    in a thread every half second while a notebook runs."""
+
+    def __init__(self):
+        import threading
+        self.peak, self._stop = 0.0, threading.Event()
+        self._t = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self):
+        try:
+            import psutil
+        except ImportError:
+            return
+        me = psutil.Process()
+        while not self._stop.wait(0.5):
+            total = 0
+            for c in me.children(recursive=True):
+                try:
+                    total += c.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total / 2 ** 20)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
 
 
 def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
@@ -82,14 +107,18 @@ def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
         print(f"[book] executing {nb.name} (profile {profile}) ...", flush=True)
         row = {"notebook": nb.stem, "profile": profile, "device": device_name(),
                "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        mem = _PeakMemory()
+        before = _n_artifacts()
         try:
-            pm.execute_notebook(str(nb), str(out), parameters={"profile": profile,
-                                                               "data_root": data_root},
-                                cwd=str(nb.parent), kernel_name="python3",
-                                execution_timeout=timeout, progress_bar=False,
-                                report_mode=False, log_output=False)
+            with mem:
+                pm.execute_notebook(str(nb), str(out), parameters={"profile": profile,
+                                                                   "data_root": data_root},
+                                    cwd=str(nb.parent), kernel_name="python3",
+                                    execution_timeout=timeout, progress_bar=False,
+                                    report_mode=False, log_output=False)
         except Exception as e:  # papermill.PapermillExecutionError and friends
-            row.update(status="failed", seconds=round(time.time() - t0, 1))
+            row.update(status="failed", seconds=round(time.time() - t0, 1),
+                       peak_rss_mb=round(mem.peak))
             rows.append(row)
             _write_status(root, profile, rows)
             detail = getattr(e, "evalue", None) or str(e)
@@ -97,19 +126,33 @@ def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
             raise RuntimeError(f"{nb.name} failed at cell {cell}: {getattr(e, 'ename', type(e).__name__)}: "
                                f"{detail}\nThe partly executed notebook is {out}.") from e
         _tag_for_book(out)
-        row.update(status="ok", seconds=round(time.time() - t0, 1))
+        row.update(status="ok", seconds=round(time.time() - t0, 1), peak_rss_mb=round(mem.peak),
+                   computed=_n_artifacts() - before)
         rows.append(row)
         _write_status(root, profile, rows)
         print(f"[book] {nb.name}: ok in {row['seconds']:.0f} s", flush=True)
     return rows
 
 
+def _n_artifacts() -> int:
+    """Files in the artifact cache: how many a notebook computed (0: a warm re-run)."""
+    from .artifacts import cache_dir
+    return sum(1 for p in cache_dir().rglob("*") if p.suffix in (".pt", ".json"))
+
+
 def _write_status(root: Path, profile: str, rows: list[dict]):
-    path = root / "results" / profile / "_status.json"
+    """Merge ``rows`` into ``results/<profile>/_status.json``. A warm re-run (nothing
+    computed) keeps the duration and memory of the last run that computed something."""
+    path = results_dir() / profile / "_status.json"
     old = {}
     if path.is_file():
         old = {r["notebook"]: r for r in json.loads(path.read_text()).get("notebooks", [])}
     for r in rows:
+        prev = old.get(r["notebook"], {})
+        if r.get("computed"):
+            r["cold"] = {k: r[k] for k in ("seconds", "peak_rss_mb", "computed", "device", "started")}
+        elif prev.get("cold"):
+            r["cold"] = prev["cold"]
         old[r["notebook"]] = r
     atomic_write_text(json.dumps({"notebooks": sorted(old.values(), key=lambda r: r["notebook"])},
                                  indent=1), path)
@@ -117,40 +160,100 @@ def _write_status(root: Path, profile: str, rows: list[dict]):
 
 # ----------------------------------------------------------------------------- pages
 
-def status_table(root: Path) -> str:
-    lines = ["| notebook | profile | status | duration | device | executed |",
-             "|---|---|---|---|---|---|"]
-    for f in sorted((root / "results").glob("*/_status.json")):
-        for r in json.loads(f.read_text()).get("notebooks", []):
-            lines.append(f"| {r['notebook']} | {r['profile']} | {r['status']} | "
-                         f"{r.get('seconds', 0):.0f} s | {r['device']} | {r.get('started', '')} |")
-    if len(lines) == 2:
+PROFILE_ORDER = ["ci", "quick", "paper"]
+
+
+def status_table(root: Path | None = None) -> str:
+    """One table per profile: each notebook's last run, and the last run that computed
+    something (its duration, artifacts computed and peak memory)."""
+    out = []
+    for f in sorted(Path(root or results_dir()).glob("*/_status.json")):
+        rows = json.loads(f.read_text()).get("notebooks", [])
+        if not rows:
+            continue
+        devices = sorted({r["device"] for r in rows} | {r["cold"]["device"] for r in rows if r.get("cold")})
+        out += [f"### Profile `{f.parent.name}`", "", f"Device: {'; '.join(devices)}.", "",
+                "| notebook | status | last run | last run that computed | peak memory | executed |",
+                "|---|---|---|---|---|---|"]
+        for r in rows:
+            c = r.get("cold") or {}
+            cold = f"{c['seconds']:.0f} s, {c['computed']} artifacts" if c else ""
+            mem = c.get("peak_rss_mb") or r.get("peak_rss_mb")
+            out.append(f"| {r['notebook']} | {r['status']} | {r.get('seconds', 0):.0f} s | {cold} | "
+                       f"{f'{mem:,.0f} MB' if mem else ''} | {c.get('started') or r.get('started', '')} |")
+        out.append("")
+    if not out:
         return "No notebook has been executed yet: run `python -m cgan_lib book`."
-    return "\n".join(lines)
+    return "\n".join(out)
 
 
 def _pct(v):
     return "" if v is None else f"{100 * v:.1f}"
 
 
+def _cell(r) -> str:
+    """``mean ± std (n seeds)`` of a record, in %."""
+    if r.get("n_seeds"):
+        return f"{100 * r['value']:.1f} ± {100 * r['std']:.1f} ({r['n_seeds']})"
+    return _pct(r["value"])
+
+
+def _profiles(recs) -> list:
+    return sorted({r["profile"] for r in recs},
+                  key=lambda p: PROFILE_ORDER.index(p) if p in PROFILE_ORDER else 9)
+
+
+def comparable(r: dict) -> bool:
+    """Whether our number may be set against the paper's as 'ours - paper': the paper's
+    dataset, architecture and scale (the paper profile)."""
+    return (r.get("paper_value") is not None and r["profile"] == "paper"
+            and r["dataset"] == r.get("paper_dataset", r["dataset"])
+            and r["arch"] == r.get("paper_arch", r["arch"]))
+
+
 EXPERIMENT_TITLES = {
     "fig2": "Figure 2(d): class-wise patches (paper: ImageNet25, ResNet18)",
     "sec4.2-cwn": "Section 4.2: class-wise noise and early stopping (no paper values)",
     "confounder-property": "The confounder property: f's accuracy on the noise alone (no paper values)",
-    "fig4ab": "Figure 4(a, b): victims on 100% protected data (paper values only in the figure)",
-    "table2": "Table 2: victims on 100% protected data, with and without augmentation (paper: CIFAR-10)",
+    "table2": "Table 2 and Figure 4(a, b): victims on 100% protected data (paper: CIFAR-10, ResNet18)",
     "fig5": "Figure 5 and Table 4: mixes of protected and natural data (paper: CIFAR-10, polyline 5 only)",
     "fig4cd": "Figure 4(c, d): the curves at p = 90% (paper values only in the figure)",
 }
+METRIC_LABELS = {"test_acc": "last epoch", "early_stop_test_acc": "early stop (validation)",
+                 "noise_acc": "f on noise"}
 
 
-def scoreboard_tables(root: Path) -> str:
-    """Every record with a paper value: the paper's number, ours per profile, the difference."""
-    recs = [r for r in load_results(root / "results") if r.get("metric", "").endswith("acc")]
+def claims_table(root: Path | None = None) -> str:
+    """Every claim of the paper the book tests, with its status per profile."""
+    from .paper import CLAIMS, NOT_MEASURED
+    recs = [r for r in load_results(root) if r["experiment"] == "claims"]
+    profiles = PROFILE_ORDER + sorted({r["profile"] for r in recs} - set(PROFILE_ORDER))
+    lines = ["| the paper's claim | where | " + " | ".join(f"`{p}`" for p in profiles) + " |",
+             "|---|---|" + "---|" * len(profiles)]
+    for name, c in CLAIMS.items():
+        cells = []
+        for p in profiles:
+            mine = [r for r in recs if r["method"] == name and r["profile"] == p]
+            if not mine:
+                cells.append(NOT_MEASURED)
+                continue
+            cells.append("; ".join(
+                (f"{r['setting']}: " if r["setting"] else "") + f"**{r['status']}** "
+                f"({100 * r['value']:+.1f} ± {100 * r['std']:.1f} pts, {r['n_seeds']} seeds)"
+                for r in sorted(mine, key=lambda r: r["setting"])))
+        lines.append(f"| {c.statement} *(b − a: {c.b} minus {c.a})* | {c.ref} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def scoreboard_tables(root: Path | None = None) -> str:
+    """Per table/figure: the paper's number, ours per profile (mean ± std over seeds), the
+    gap to natural training where both exist, and 'ours - paper' only where comparable."""
+    recs = [r for r in load_results(root)
+            if r["experiment"] != "claims" and r.get("metric") in METRIC_LABELS]
     if not recs:
         return "No results yet: run `python -m cgan_lib book`."
-    known = ["ci", "quick", "paper"]
-    profiles = sorted({r["profile"] for r in recs}, key=lambda p: known.index(p) if p in known else 9)
+    profiles = _profiles(recs)
     groups: dict = {}
     for r in recs:
         groups.setdefault(r["experiment"], []).append(r)
@@ -160,30 +263,79 @@ def scoreboard_tables(root: Path) -> str:
         rows: dict = {}
         for r in groups[exp]:
             rows.setdefault((r["method"], r["setting"], r["metric"]), {})[r["profile"]] = r
-        out.append(f"## {EXPERIMENT_TITLES.get(exp, exp)}\n")
+        out.append(f"### {EXPERIMENT_TITLES.get(exp, exp)}\n")
         for p in profiles:
-            where = sorted({f"{r['dataset']}, {r['arch']}, {r['device']}"
+            where = sorted({f"{r['dataset']}, {r['arch']}, {r['epochs'] or '?'} epochs, {r['device']}"
+                            if r.get("epochs") else f"{r['dataset']}, {r['arch']}, {r['device']}"
                             for r in groups[exp] if r["profile"] == p})
             if where:
                 out.append(f"* ours, `{p}`: " + "; ".join(where))
         out.append("")
-        out.append("| method | setting | metric | paper (%) | paper's dataset | "
-                   + " | ".join(f"ours, {p} (%) | ours - paper, {p}" for p in profiles) + " |")
-        out.append("|" + "---|" * (5 + 2 * len(profiles)))
+        out.append("| method | setting | paper (%) | " + " | ".join(f"ours, `{p}` (%)" for p in profiles) + " |")
+        out.append("|---|---|---|" + "---|" * len(profiles))
         for (m, setting, metric), by in sorted(rows.items()):
-            pv = next((r["paper_value"] for r in by.values() if r.get("paper_value") is not None), None)
-            pds = next((r.get("paper_dataset") for r in by.values() if r.get("paper_dataset")), "")
+            any_r = next(iter(by.values()))
+            pv = any_r.get("paper_value")
+            nat_p = next((x.get("paper_value") for x in groups[exp] if x["method"] == "natural"
+                          and x["setting"] == setting and x.get("paper_value") is not None), None)
+            paper_cell = "n/a" if pv is None else _pct(pv) + (
+                f" ({any_r['paper_dataset']})" if any_r.get("paper_dataset") else "")
+            if pv is not None and nat_p is not None and m != "natural":
+                paper_cell += f"; gap {100 * (nat_p - pv):.1f}"
             cells = []
             for p in profiles:
                 r = by.get(p)
                 if r is None:
-                    cells += ["", ""]
-                else:
-                    cells += [_pct(r["value"]), "" if pv is None else f"{100 * (r['value'] - pv):+.1f}"]
-            out.append(f"| {m} | {setting} | {metric} | {_pct(pv) or 'n/a'} | {pds or ''} | "
-                       + " | ".join(cells) + " |")
+                    cells.append("")
+                    continue
+                c = _cell(r)
+                nat = rows.get(("natural", setting, metric), {}).get(p)
+                if nat is not None and m != "natural" and metric.endswith("acc"):
+                    c += f"; gap {100 * (nat['value'] - r['value']):.1f}"
+                if comparable(r):
+                    c += f"; ours - paper {100 * (r['value'] - pv):+.1f}"
+                cells.append(c)
+            label = setting if metric == "test_acc" else f"{setting}, {METRIC_LABELS[metric]}"
+            out.append(f"| {m} | {label} | {paper_cell} | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
+
+
+def scoreboard_figure(path: Path, root: Path | None = None) -> Path | None:
+    """A dot plot: for every number the paper gives, the paper's value and ours per
+    profile (mean, with +-1 std over seeds)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    recs = [r for r in load_results(root) if r.get("paper_value") is not None
+            and r.get("metric") in ("test_acc",) and r["experiment"] != "claims"]
+    if not recs:
+        return None
+    keys = sorted({(r["experiment"], r["method"], r["setting"]) for r in recs})
+    profiles = _profiles(recs)
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(keys) + 1.2))
+    colours = dict(zip(PROFILE_ORDER, ("tab:blue", "tab:orange", "tab:green")))
+    used = set()
+    for i, k in enumerate(keys):
+        mine = [r for r in recs if (r["experiment"], r["method"], r["setting"]) == k]
+        ax.plot(100 * mine[0]["paper_value"], i, "kx", ms=8, label="paper" if i == 0 else None)
+        for j, p in enumerate(profiles):
+            for r in (r for r in mine if r["profile"] == p):
+                label = f"ours, {p} ({r['dataset']}, {r['arch']})"
+                ax.errorbar(100 * r["value"], i + 0.15 * (j + 1), xerr=100 * r.get("std", 0) or None,
+                            fmt="o", color=colours.get(p, "gray"), ms=5, capsize=2,
+                            label=None if label in used else label)
+                used.add(label)
+    ax.set_yticks(range(len(keys)), [f"{e}: {m}, {s}" for e, m, s in keys], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("clean test accuracy (%)")
+    ax.set_title("The paper's numbers (x) and ours per profile (mean ± std over seeds)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.6 / (0.32 * len(keys) + 1.2) - 0.05),
+              ncol=2, frameon=False)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 def _fill(page: Path, marker: str, body: str):
@@ -204,8 +356,14 @@ def stage_sources(root: Path, stage: Path):
 def build_html(root: Path, stage: Path) -> Path:
     """Fill the generated pages and run ``jupyter-book build`` on the staging folder."""
     stage_sources(root, stage)
-    _fill(stage / "book" / "status.md", STATUS_MARKER, status_table(root))
-    _fill(stage / "book" / "scoreboard.md", SCOREBOARD_MARKER, scoreboard_tables(root))
+    _fill(stage / "book" / "status.md", STATUS_MARKER, status_table())
+    _fill(stage / "book" / "scoreboard.md", CLAIMS_MARKER, claims_table())
+    fig = scoreboard_figure(stage / "book" / "scoreboard_dots.png")
+    _fill(stage / "book" / "scoreboard.md", FIGURE_MARKER,
+          "```{figure} scoreboard_dots.png\n:width: 100%\n\nThe paper's numbers beside ours. "
+          "Only the `paper` profile matches the paper's dataset and scale; the others show the "
+          "direction of an effect, not its size.\n```" if fig else "")
+    _fill(stage / "book" / "scoreboard.md", SCOREBOARD_MARKER, scoreboard_tables())
     missing = [n.name for n in notebooks(root) if not (stage / "notebooks" / n.name).is_file()]
     if missing:
         raise RuntimeError(f"Not executed yet: {', '.join(missing)}. Run the book command "

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
@@ -56,35 +55,87 @@ def triplets(clean_u8, protected_u8, y, classes, idx=None, k_classes=6, title=No
     return fig
 
 
-def curves(histories: dict, title: str = "", keys=("train_acc", "test_acc")):
-    """Accuracy per epoch for several victims: one panel per key."""
+CURVE_NAMES = {"train_acc": "training accuracy (augmented batches)",
+               "val_acc": "validation accuracy (held-out downloaded data)",
+               "test_acc": "clean test accuracy"}
+
+
+def curves(runs: dict, title: str = "", keys=("train_acc", "test_acc")):
+    """Accuracy per epoch for several victims, one panel per key. ``runs`` maps a label to a
+    history or to ``{seed: history}``; over seeds the line is the mean and the band +-1 std."""
     rows = []
-    for label, h in histories.items():
-        for k in keys:
-            for e, v in enumerate(h[k]):
-                rows.append({"epoch": e + 1, "accuracy (%)": 100 * v, "data": label,
-                             "curve": {"train_acc": "training accuracy",
-                                       "test_acc": "clean test accuracy"}.get(k, k)})
+    for label, hs in runs.items():
+        hs = hs if "test_acc" not in hs else {0: hs}
+        for seed, h in hs.items():
+            for k in keys:
+                for e, v in enumerate(h[k]):
+                    rows.append({"epoch": e + 1, "accuracy (%)": 100 * v, "data": label,
+                                 "seed": seed, "curve": CURVE_NAMES.get(k, k)})
     df = pd.DataFrame(rows)
     g = sns.relplot(data=df, x="epoch", y="accuracy (%)", hue="data", col="curve", kind="line",
-                    marker="o", height=3.3, aspect=1.25, facet_kws={"sharey": True})
+                    marker="o", errorbar="sd", height=3.3, aspect=1.15,
+                    facet_kws={"sharey": True})
     g.set(ylim=(0, 102))
-    g.set_titles("{col_name}")
+    g.set_titles("{col_name}", size=9)
     if title:
         g.figure.suptitle(title, y=1.04, fontsize=11)
     return g.figure
 
 
-def bars(df: pd.DataFrame, x="method", y="accuracy (%)", hue="source", title="", ax=None):
+def tidy(runs: dict, metrics=("test_acc", "early_stop_test_acc"), names=("data", "trainer")):
+    """One row per run and seed from ``{key: {seed: history}}`` (key a tuple named by
+    ``names``), with each metric in % (``test_acc``: last epoch; ``early_stop_test_acc``:
+    the epoch picked on validation)."""
+    from .experiment import METRICS
+    rows = []
+    for key, hs in runs.items():
+        key = key if isinstance(key, tuple) else (key,)
+        for seed, h in hs.items():
+            row = dict(zip(names, key), seed=seed)
+            for m in metrics:
+                row[m] = 100 * h[METRICS[m]]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def mean_std_table(df: pd.DataFrame, index, columns=None, values="test_acc"):
+    """``mean ± std (n)`` strings of ``values`` over seeds, pivoted for display."""
+    keys = [index] + ([columns] if columns else [])
+    agg = df.groupby(keys, sort=False)[values].agg(["mean", "std", "count"]).reset_index()
+    agg["cell"] = [f"{m:.1f} ({n})" if n < 2 else f"{m:.1f} ± {s:.1f} ({n})"
+                   for m, s, n in zip(agg["mean"], agg["std"], agg["count"])]
+    if not columns:
+        return agg.set_index(index)[["cell"]].rename(columns={"cell": f"{values} (%)"})
+    return agg.pivot(index=index, columns=columns, values="cell")
+
+
+def seed_table(df: pd.DataFrame, by=("data", "trainer"),
+               metrics={"test_acc": "last epoch (%)",
+                        "early_stop_test_acc": "early stop by validation (%)"}):
+    """One row per run (``by`` joined), one column per metric: ``mean ± std (n)``."""
+    df = df.assign(run=df[list(by)].astype(str).agg(", ".join, axis=1))
+    return pd.concat([mean_std_table(df, "run", values=m).set_axis([label], axis=1)
+                      for m, label in metrics.items()], axis=1)
+
+
+def seed_bars(df: pd.DataFrame, x, y="test_acc", hue=None, title="", ax=None, ylabel=None):
+    """Bars at the mean over seeds with +-1 std error bars, and every seed as a dot."""
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    sns.barplot(data=df, x=x, y=y, hue=hue, ax=ax)
+    sns.barplot(data=df, x=x, y=y, hue=hue, errorbar="sd", capsize=0.1, alpha=0.75, ax=ax)
+    sns.stripplot(data=df, x=x, y=y, hue=hue, dodge=hue is not None, size=4, legend=False,
+                  palette="dark:black" if hue is not None else None,
+                  color=None if hue is not None else "black", ax=ax)
     for cont in ax.containers:
-        ax.bar_label(cont, fmt="%.1f", fontsize=8, padding=1)
+        if hasattr(cont, "datavalues"):
+            ax.bar_label(cont, fmt="%.1f", fontsize=8, padding=6)
     ax.set_ylim(0, 105)
+    ax.set_ylabel(ylabel or {"test_acc": "clean test accuracy (%)",
+                             "early_stop_test_acc": "clean test acc. at early stop (%)"}.get(y, y))
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
+    if hue is not None:
+        ax.legend(fontsize=8, loc="upper right")
     return fig or ax.figure
 
 

@@ -32,18 +32,46 @@ def test_notebook_structure(nb):
         "each chapter asserts its key claims"
 
 
-def test_scoreboard_and_status_from_records(tmp_path):
-    res = tmp_path / "results" / "ci"
-    res.mkdir(parents=True)
-    (res / "02.json").write_text(json.dumps({"notebook": "02", "records": [
-        {"experiment": "table2", "dataset": "cifar10", "arch": "resnet18", "method": "confoundergan",
-         "setting": "No augmentation", "metric": "test_acc", "value": 0.5, "paper_value": 0.112,
-         "profile": "ci", "device": "CPU", "seconds": 1.0}]}))
-    (res / "_status.json").write_text(json.dumps({"notebooks": [
-        {"notebook": "02", "profile": "ci", "status": "ok", "seconds": 12.0, "device": "CPU", "started": "x"}]}))
-    board = book.scoreboard_tables(tmp_path)
-    assert "Table 2" in board and "| 11.2 |" in board and "+38.8" in board
-    assert "| 02 | ci | ok | 12 s | CPU |" in book.status_table(tmp_path)
+def _rec(profile, dataset, arch, method, values, **kw):
+    m = sum(values) / len(values)
+    sd = (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return {"experiment": "table2", "dataset": dataset, "arch": arch, "method": method,
+            "setting": "No augmentation", "metric": "test_acc", "value": m, "values": values,
+            "seeds": list(range(len(values))), "std": sd, "n_seeds": len(values),
+            "profile": profile, "device": "CPU", "seconds": 1.0, "epochs": 6, **kw}
+
+
+def test_scoreboard_and_status_from_records(tmp_path, monkeypatch):
+    monkeypatch.setenv("CGAN_RESULTS", str(tmp_path / "results"))   # the book reads where Results writes
+    paper_kw = dict(paper_value=0.112, paper_dataset="cifar10", paper_arch="resnet18")
+    for prof, ds, arch in (("ci", "fashion-mnist", "resnet18x0.25"), ("paper", "cifar10", "resnet18")):
+        res = tmp_path / "results" / prof
+        res.mkdir(parents=True)
+        recs = [_rec(prof, ds, arch, "confoundergan", [0.5, 0.52], **paper_kw),
+                _rec(prof, ds, arch, "natural", [0.84, 0.85])]
+        if prof == "ci":
+            recs.append({"experiment": "claims", "dataset": ds, "arch": arch, "method":
+                         "table2.ours_below_natural", "setting": "", "metric": "claim_difference",
+                         "value": 0.335, "std": 0.01, "n_seeds": 2, "status": "holds",
+                         "profile": prof, "device": "CPU", "seconds": None})
+        (res / "02.json").write_text(json.dumps({"notebook": "02", "records": recs}))
+    (tmp_path / "results" / "ci" / "_status.json").write_text(json.dumps({"notebooks": [
+        {"notebook": "02", "profile": "ci", "status": "ok", "seconds": 12.0, "device": "CPU",
+         "started": "x", "peak_rss_mb": 1234, "computed": 0,
+         "cold": {"seconds": 380.0, "peak_rss_mb": 2345, "computed": 40, "device": "CPU", "started": "y"}}]}))
+    board = book.scoreboard_tables()
+    assert "Table 2" in board and "11.2 (cifar10)" in board
+    ci_row = next(l for l in board.splitlines() if l.startswith("| confoundergan"))
+    assert "51.0 ± 1.4 (2); gap 33.5" in ci_row            # ours: mean ± std (seeds), gap to natural
+    assert ci_row.count("ours - paper") == 1 and "ours - paper +39.8" in ci_row   # only the paper profile
+    claims = book.claims_table()
+    assert "**holds** (+33.5 ± 1.0 pts, 2 seeds)" in claims
+    assert "not yet measured" in claims                      # every other claim is listed too
+    assert all(len(l.split("|")) <= 7 for l in claims.splitlines())   # narrow: no sideways scrolling
+    status = book.status_table()
+    assert "| 02 | ok | 12 s | 380 s, 40 artifacts | 2,345 MB | y |" in status
+    assert "### Profile `ci`" in status and "Device: CPU." in status
+    assert book.scoreboard_figure(tmp_path / "dots.png").is_file()
 
 
 def test_the_book_builds_from_executed_notebooks():
@@ -62,4 +90,6 @@ def test_the_book_builds_from_executed_notebooks():
         assert name in pages, name
     assert "profile" in pages["status"] and "ci" in pages["status"]
     assert "Table 2" in pages["scoreboard"] and "11.2" in pages["scoreboard"]
+    assert "holds" in pages["scoreboard"] or "undecided" in pages["scoreboard"]
+    assert "scoreboard_dots.png" in pages["scoreboard"]
     assert "Huang" in pages["references"]
