@@ -25,6 +25,7 @@ CODE_VERSIONS = {
     "generator": 3,    # 3: per-dataset epochs, settings objects
     "emn": 2,          # 2: outer lr from the profile
     "victim": 2,       # 2: validation hold-out and early stopping by validation
+    "snapshots": 1,
 }
 
 

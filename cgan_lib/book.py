@@ -218,9 +218,10 @@ EXPERIMENT_TITLES = {
     "table2": "Table 2 and Figure 4(a, b): victims on 100% protected data (paper: CIFAR-10, ResNet18)",
     "fig5": "Figure 5 and Table 4: mixes of protected and natural data (paper: CIFAR-10, polyline 5 only)",
     "fig4cd": "Figure 4(c, d): the curves at p = 90% (paper values only in the figure)",
+    "fig7": "Figure 7 (Appendix A): CAR and GCR at random checkpoints (paper: CAR > 90%, GCR < 2%)",
 }
 METRIC_LABELS = {"test_acc": "last epoch", "early_stop_test_acc": "early stop (validation)",
-                 "noise_acc": "f on noise"}
+                 "noise_acc": "f on noise", "car": "CAR", "gcr": "GCR", "gcr_median": "GCR (median)"}
 
 
 def claims_table(root: Path | None = None) -> str:

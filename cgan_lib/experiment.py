@@ -126,6 +126,23 @@ class Experiment:
             out[s] = self.victim(x, y, aug=aug, arch=arch, seed=s, desc=f"{desc} (seed {s})")
         return out
 
+    def checkpoint_epochs(self, seed: int, k: int = 3) -> list:
+        """``k`` epochs drawn at random (seeded) from the victim's training: where Appendix A
+        takes its checkpoints ("randomly selected during the training phase")."""
+        e = self.profile.victim_epochs
+        g = torch.Generator().manual_seed(20_220 + seed)
+        return sorted((torch.randperm(e, generator=g)[:min(k, e)] + 1).tolist())
+
+    def snapshots(self, train_x: torch.Tensor, seed: int, epochs, train_y=None,
+                  desc: str = "victim (checkpoints)"):
+        """A victim trained on ``train_x`` (profile recipe, ``seed``), with its weights kept
+        after each of ``epochs``; ``(history, {epoch: model})``."""
+        from .gradients import snapshots
+        y = self.data.train_y if train_y is None else train_y
+        s = TrainSettings.victim(self.profile, seed=seed)
+        return snapshots(train_x, y, self.data.test_x, self.data.test_y, self.data.n_classes, s,
+                         epochs, self.progress, desc)
+
     # -- records and claims ------------------------------------------------------------
     @staticmethod
     def values(hists: dict, metric: str = "test_acc") -> list:

@@ -128,6 +128,14 @@ CLAIMS: dict[str, Claim] = {c.name: c for c in (
           "Out-of-distribution protection: protecting the (1-p) part with the generator "
           "trained on the p part lowers accuracy below the mix with natural data.",
           "p ours (in) + (1-p) ours (out)", "p ours + (1-p) natural", 0.0),
+    Claim("appA.car_above_90", "Appendix A, Figure 7",
+          "The victim is more confident on protected than on original images for over 90% "
+          "of the training set (Confidence Ascent Ratio above 90%).",
+          "90%", "CAR", 0.0),
+    Claim("appA.gcr_below_2", "Appendix A, Figure 7",
+          "Protected images give the last layer under 2% of the gradient of the original ones "
+          "(Gradient Compression Ratio below 2%).",
+          "GCR", "2%", 0.0),
     Claim("fig4cd.protected_part_alone_low", "Figure 4(c, d)",
           "The protected 90% alone teaches little: far below 100% natural.",
           "90% ours only", "100% natural", 0.20),
@@ -146,31 +154,38 @@ class ClaimResult:
     diff_std: float
     n: int
     context: str = ""
+    a_const: bool = False     # a side given as a constant (a bound), not measured
+    b_const: bool = False
 
     @property
     def sentence(self) -> str:
         c = self.claim
         pct = lambda v: f"{100 * v:.1f}"
-        b = (f"{c.b} {pct(self.b_mean)} ± {pct(self.b_std)}%" if self.b_std or self.n > 1
-             else f"{c.b} {pct(self.b_mean)}%")
+        a = f"the bound {pct(self.a_mean)}%" if self.a_const else \
+            f"{c.a} {pct(self.a_mean)} ± {pct(self.a_std)}%"
+        b = f"the bound {pct(self.b_mean)}%" if self.b_const else \
+            f"{c.b} {pct(self.b_mean)} ± {pct(self.b_std)}%"
         need = (f"at least {100 * c.margin:.0f} points below" if c.margin > 0 else
                 "below" if c.margin == 0 else f"at most {-100 * c.margin:.0f} points above")
         seeds = f"{self.n} seed{'s' if self.n != 1 else ''}"
         return (f"**{c.ref}** - {c.statement} **{self.status.capitalize()}** here"
-                f"{' (' + self.context + ')' if self.context else ''}: {c.a} "
-                f"{pct(self.a_mean)} ± {pct(self.a_std)}% vs {b}; the claim needs {c.a} "
+                f"{' (' + self.context + ')' if self.context else ''}: {a} vs {b}; the claim needs {c.a} "
                 f"{need} {c.b}; difference ({c.b} minus {c.a}) {pct(self.diff_mean)} ± "
                 f"{pct(self.diff_std)} points over {seeds}.")
 
 
 def check(name: str, a, b, context: str = "") -> ClaimResult:
     """Check claim ``name`` on per-seed values ``a`` and ``b`` (lists over the same seeds,
-    or ``b`` a constant)."""
+    or one of them a constant)."""
     if name not in CLAIMS:
         raise KeyError(f"Unknown claim {name!r}. Known: {', '.join(CLAIMS)}")
     c = CLAIMS[name]
-    a = [float(v) for v in a]
-    b = [float(b)] * len(a) if isinstance(b, (int, float)) else [float(v) for v in b]
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        raise ValueError(f"claim {name}: at least one side must be per-seed values")
+    a_const, b_const = isinstance(a, (int, float)), isinstance(b, (int, float))
+    n = len(b) if a_const else len(a)
+    a = [float(a)] * n if isinstance(a, (int, float)) else [float(v) for v in a]
+    b = [float(b)] * n if isinstance(b, (int, float)) else [float(v) for v in b]
     if len(a) != len(b) or not a:
         raise ValueError(f"claim {name}: a and b need one value per seed each ({len(a)} vs {len(b)})")
     d = [bi - ai - c.margin for ai, bi in zip(a, b)]
@@ -186,4 +201,4 @@ def check(name: str, a, b, context: str = "") -> ClaimResult:
     am, asd = spread(a)
     bm, bsd = spread(b)
     raw_m, raw_s = spread([bi - ai for ai, bi in zip(a, b)])
-    return ClaimResult(c, status, am, asd, bm, bsd, raw_m, raw_s, len(d), context)
+    return ClaimResult(c, status, am, asd, bm, bsd, raw_m, raw_s, len(d), context, a_const, b_const)

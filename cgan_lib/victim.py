@@ -76,6 +76,15 @@ class TrainSettings:
                                   pretrained=pre), **kw)
 
 
+def maybe_compile(model, dev):
+    """``torch.compile`` the model where ``CGAN_COMPILE=1`` and the device is CUDA (measure
+    it with benchmarks/gpu.py: it pays for long runs, not for short ones)."""
+    import os
+    if dev.type == "cuda" and os.environ.get("CGAN_COMPILE") == "1":
+        return torch.compile(model)
+    return model
+
+
 def _autocast(dev):
     if dev.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -112,7 +121,7 @@ def new_classifier(train_x: torch.Tensor, n_classes: int, s: TrainSettings):
 
 def train_model(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
                 test_y: torch.Tensor, n_classes: int, s: TrainSettings = TrainSettings(),
-                progress: bool = True, desc: str = "victim"):
+                progress: bool = True, desc: str = "victim", on_epoch=None):
     """Train a classifier from scratch on ``train_x``; return ``(model, history)``.
 
     ``history``: per-epoch training accuracy (on the augmented batches), validation
@@ -129,11 +138,12 @@ def train_model(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tens
     model = new_classifier(train_x[tr], n_classes, s).to(dev).to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=s.lr, momentum=0.9, weight_decay=s.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, s.epochs))
+    step_model = maybe_compile(model, dev)
     hist = {"train_acc": [], "val_acc": [], "test_acc": [], "train_loss": []}
     n = len(x_all)
     t0 = time.time()
     bar = progress_bar(range(s.epochs), desc, progress)
-    for _ in bar:
+    for ep in bar:
         model.train()
         perm = torch.randperm(n, generator=g).to(dev)
         correct = torch.zeros((), device=dev)
@@ -146,7 +156,7 @@ def train_model(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tens
             xb, yb = to_float(x_all[idx]), y_all[idx]
             xb, yt = augment_batch(s.aug, xb, yb, n_classes, g)
             with _autocast(dev):
-                out = model(xb.contiguous(memory_format=torch.channels_last))
+                out = step_model(xb.contiguous(memory_format=torch.channels_last))
                 loss = F.cross_entropy(out.float(), yt)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -160,6 +170,8 @@ def train_model(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tens
         hist["val_acc"].append(evaluate(model, x_val, y_val) if len(va) else None)
         hist["test_acc"].append(evaluate(model, test_x, test_y))
         bar.set_postfix(train=f"{hist['train_acc'][-1]:.3f}", test=f"{hist['test_acc'][-1]:.3f}")
+        if on_epoch is not None:
+            on_epoch(ep + 1, model)
     hist.update(final_test_acc=hist["test_acc"][-1] if s.epochs else None,
                 seconds=round(time.time() - t0, 2), device=device_name(dev), n_train=len(tr),
                 n_val=len(va), settings=asdict(s))
