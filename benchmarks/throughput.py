@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from cgan_lib.data import to_float
+
 from cgan_lib.device import device_name, get_device
 from cgan_lib.models import Discriminator, Generator, make_classifier
 from cgan_lib.profiles import epsilon_for, get_profile
