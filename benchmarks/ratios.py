@@ -38,9 +38,11 @@ from cgan_lib.victim import TrainSettings, new_classifier, train_model
 OUT = Path(__file__).resolve().parent / "results"
 
 
-def plain_loop(x_u8, y, n_classes, s: TrainSettings) -> float:
-    """The textbook loop: a Dataset of PIL-free uint8 tensors, per-image v2 transforms in
-    the DataLoader, one ``.item()`` per step. Returns seconds."""
+def plain_loop(x_u8, y, test_x, test_y, n_classes, s: TrainSettings) -> float:
+    """The textbook loop: a Dataset of uint8 tensors, per-image v2 transforms in the
+    DataLoader, one ``.item()`` per step, the clean test set evaluated after every epoch
+    (as our engine does). Returns seconds."""
+    from cgan_lib.victim import evaluate
     from torch.utils.data import DataLoader, Dataset
     from torchvision.transforms import v2
 
@@ -71,6 +73,7 @@ def plain_loop(x_u8, y, n_classes, s: TrainSettings) -> float:
             loss.backward()
             opt.step()
             total += loss.item()
+        evaluate(model, test_x, test_y)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     return time.time() - t0
@@ -108,7 +111,7 @@ def main():
     t0 = time.time()
     train_model(x, y, data.test_x, data.test_y, 10, s, progress=False)
     ours_s = time.time() - t0
-    plain_s = plain_loop(x, y, 10, s)
+    plain_s = plain_loop(x, y, data.test_x, data.test_y, 10, s)
 
     res = {
         "machine": device_name(dev), "host": platform.node(), "torch": torch.__version__,
