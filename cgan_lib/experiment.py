@@ -52,9 +52,7 @@ class Experiment:
         self._fitted: dict = {}
 
     def summary(self) -> str:
-        return self.profile.summary(self.data.name, self.device_name).replace(
-            f"seeds {', '.join(map(str, self.profile.seeds))}",
-            f"seeds {', '.join(map(str, self.seeds))}")
+        return self.profile.summary(self.data.name, self.device_name, self.seeds)
 
     @property
     def seed0(self) -> int:

@@ -103,7 +103,8 @@ class Profile:
     def departures(self) -> tuple:
         return departures(self)
 
-    def summary(self, dataset: str | None = None, device: str | None = None) -> str:
+    def summary(self, dataset: str | None = None, device: str | None = None,
+                seeds=None) -> str:
         ds = dataset or self.dataset
         n_tr = "full" if self.n_train is None else f"{self.n_train:,}"
         n_te = "full" if self.n_test is None else f"{self.n_test:,}"
@@ -111,7 +112,7 @@ class Profile:
         s = (f"profile={self.name} | dataset={ds} (train {n_tr}, test {n_te}) | "
              f"{self.arch}{w} | victim {self.victim_epochs} ep | GAN {self.gan_epochs_for(ds)} ep "
              f"({self.gan_optimizer}) | eps={round(epsilon_for(ds) * 255)}/255 | "
-             f"seeds {', '.join(map(str, self.seeds))}")
+             f"seeds {', '.join(map(str, self.seeds if seeds is None else seeds))}")
         if device:
             s += f" | device={device}"
         return s
