@@ -118,13 +118,15 @@ def seed_table(df: pd.DataFrame, by=("data", "trainer"),
                       for m, label in metrics.items()], axis=1)
 
 
-def seed_bars(df: pd.DataFrame, x, y="test_acc", hue=None, title="", ax=None, ylabel=None):
+def seed_bars(df: pd.DataFrame, x, y="test_acc", hue=None, title="", ax=None, ylabel=None,
+              order=None):
     """Bars at the mean over seeds with +-1 std error bars, and every seed as a dot."""
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    sns.barplot(data=df, x=x, y=y, hue=hue, errorbar="sd", capsize=0.1, alpha=0.75, ax=ax)
-    sns.stripplot(data=df, x=x, y=y, hue=hue, dodge=hue is not None, size=4, legend=False,
+    sns.barplot(data=df, x=x, y=y, hue=hue, order=order, errorbar="sd", capsize=0.1, alpha=0.75,
+                ax=ax)
+    sns.stripplot(data=df, x=x, y=y, hue=hue, order=order, dodge=hue is not None, size=4, legend=False,
                   palette="dark:black" if hue is not None else None,
                   color=None if hue is not None else "black", ax=ax)
     for cont in ax.containers:

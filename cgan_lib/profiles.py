@@ -93,6 +93,8 @@ class Profile:
     emn_max_rounds: int = 20          # unstated; a cap on the bi-level loop
     # data mixes of Section 5.2 (Figure 5)
     mix_ps: tuple = (0.5, 0.6, 0.7, 0.8, 0.9)
+    # the trainer's augmentations of Table 2 (Appendix G.6)
+    augs: tuple = ("none", "flip", "crop", "flip+crop", "cutout", "mixup", "cutmix", "fa")
 
     def gan_epochs_for(self, dataset: str) -> int:
         if self.gan_epochs is not None:
@@ -137,7 +139,7 @@ PROFILES: dict[str, Profile] = {
         gan_epochs=6, gan_optimizer="adam", gan_lr=1e-3, d_lr=1e-3, adv_weight=0.0,
         gen_width=16, f_input="effective",
         emn_steps=10, emn_step_size=1.6 / 255, emn_lr=0.1, emn_max_rounds=10,
-        mix_ps=(0.5, 0.9)),
+        mix_ps=(0.5, 0.9), augs=("none", "flip+crop", "cutmix", "fa")),
     "quick": PAPER.replace(
         name="quick",
         description="About an hour a chapter on a CPU, minutes on a GPU: balanced CIFAR-10 "
@@ -168,6 +170,7 @@ _FIELD_TEXT = {
     "emn_step_size": "EMN inner step size", "emn_train_steps": "EMN outer steps",
     "emn_lr": "EMN outer lr", "emn_stop_error": "EMN stop error",
     "emn_max_rounds": "EMN max rounds", "mix_ps": "mix proportions p",
+    "augs": "trainer augmentations (Table 2)",
 }
 
 
