@@ -120,7 +120,7 @@ def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
             row.update(status="failed", seconds=round(time.time() - t0, 1),
                        peak_rss_mb=round(mem.peak))
             rows.append(row)
-            _write_status(root, profile, rows)
+            _write_status(profile, rows)
             detail = getattr(e, "evalue", None) or str(e)
             cell = getattr(e, "exec_count", None)
             raise RuntimeError(f"{nb.name} failed at cell {cell}: {getattr(e, 'ename', type(e).__name__)}: "
@@ -129,7 +129,7 @@ def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
         row.update(status="ok", seconds=round(time.time() - t0, 1), peak_rss_mb=round(mem.peak),
                    computed=_n_artifacts() - before)
         rows.append(row)
-        _write_status(root, profile, rows)
+        _write_status(profile, rows)
         print(f"[book] {nb.name}: ok in {row['seconds']:.0f} s", flush=True)
     return rows
 
@@ -140,7 +140,7 @@ def _n_artifacts() -> int:
     return sum(1 for p in cache_dir().rglob("*") if p.suffix in (".pt", ".json"))
 
 
-def _write_status(root: Path, profile: str, rows: list[dict]):
+def _write_status(profile: str, rows: list[dict]):
     """Merge ``rows`` into ``results/<profile>/_status.json``. A warm re-run (nothing
     computed) keeps the duration and memory of the last run that computed something."""
     path = results_dir() / profile / "_status.json"

@@ -21,8 +21,8 @@ from .artifacts import Results
 from .data import ImageData, load_profile_data, split_indices
 from .device import device_name, get_device
 from .profiles import epsilon_for, get_profile
-from .protections import LABELS, PROTECTIONS, Owner, Protection, make
-from .victim import TrainSettings, tensor_digest, trained_classifier, victim_result
+from .protections import LABELS, PROTECTIONS, Owner, Protection, make, owner_classifier
+from .victim import TrainSettings, tensor_digest, victim_result
 
 METHODS = tuple(PROTECTIONS)
 METHOD_LABELS = LABELS
@@ -88,10 +88,8 @@ class Experiment:
         """The owner's classifier f (trained on the images ``idx`` only) and its clean test
         accuracy: the same cached model ConfounderGAN's fit uses."""
         x, y = self._owner_data(idx)
-        s = TrainSettings.classifier(self.profile, min(x.shape[-2:]),
-                                     seed=self.seed0 if seed is None else seed)
-        return trained_classifier(x, y, self.data.test_x, self.data.test_y,
-                                  self.data.n_classes, s, self.progress)
+        model, acc, _ = owner_classifier(self.owner, x, y, self.seed0 if seed is None else seed)
+        return model, acc
 
     def generator(self, seed: int | None = None, idx: torch.Tensor | None = None, **overrides):
         """ConfounderGAN's ``(G, history)``, fitted on the images ``idx`` only."""

@@ -44,6 +44,14 @@ class Owner:
     progress: bool = True
 
 
+def owner_classifier(owner: Owner, x_u8: torch.Tensor, y: torch.Tensor, seed: int):
+    """The owner's classifier f, trained on ``(x_u8, y)`` only (cached): ``(model, test_acc)``."""
+    fs = TrainSettings.classifier(owner.profile, min(x_u8.shape[-2:]), seed=seed)
+    model, acc = trained_classifier(x_u8, y, owner.test_x, owner.test_y, owner.n_classes, fs,
+                                    owner.progress)
+    return model, acc, fs
+
+
 class Protection:
     name = ""
     label = ""
@@ -141,9 +149,7 @@ class ConfounderGAN(Protection):
         from .data import ImageData
         o = self.owner
         data = ImageData(o.dataset, list(o.classes), x_u8, y, o.test_x, o.test_y)
-        fs = TrainSettings.classifier(o.profile, min(x_u8.shape[-2:]), seed=self.seed)
-        self.f, f_acc = trained_classifier(x_u8, y, o.test_x, o.test_y, o.n_classes, fs,
-                                           o.progress)
+        self.f, f_acc, fs = owner_classifier(o, x_u8, y, self.seed)
         self.G, hist = train_confoundergan(data, self.f, o.profile, self.seed, o.eps,
                                            progress=o.progress, **self.overrides)
         self.info = dict(f_test_acc=f_acc, history=hist, f_settings=fs,
