@@ -1,6 +1,7 @@
 # Two commands for a fresh machine; each does its own set-up.
 #   make book   - execute the notebooks (profile $(PROFILE)) and build the HTML book
-#   make test   - unit tests, then every notebook under nbval (profile ci)
+#   make test   - every notebook under nbval (profile ci, executed once), then the unit
+#                 tests and the book built from what nbval executed
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= ci
@@ -26,7 +27,7 @@ notebooks: $(SETUP_STAMP)
 	CGAN_PROFILE=ci TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax notebooks -q -p no:cacheprovider
 
 test: $(SETUP_STAMP)
-	CGAN_PROFILE=ci TQDM_DISABLE=1 $(PY) -m pytest tests --nbval-lax notebooks -q
+	CGAN_PROFILE=ci TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax notebooks tests -q
 
 clean:
 	rm -rf book/_build

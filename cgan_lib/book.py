@@ -25,6 +25,9 @@ from pathlib import Path
 from .artifacts import atomic_write_text, load_results, project_root, results_dir
 
 STATUS_MARKER = "<!-- STATUS TABLE -->"
+# Notebooks nbval executed in this test session (name -> "ok" or why not), filled by
+# notebooks/conftest.py: the book test builds from those copies instead of executing again.
+EXECUTED_THIS_SESSION: dict = {}
 SCOREBOARD_MARKER = "<!-- SCOREBOARD TABLES -->"
 CLAIMS_MARKER = "<!-- CLAIMS TABLE -->"
 FIGURE_MARKER = "<!-- SCOREBOARD FIGURE -->"
@@ -218,6 +221,8 @@ EXPERIMENT_TITLES = {
     "table2": "Table 2 and Figure 4(a, b): victims on 100% protected data (paper: CIFAR-10, ResNet18)",
     "fig5": "Figure 5 and Table 4: mixes of protected and natural data (paper: CIFAR-10, polyline 5 only)",
     "fig4cd": "Figure 4(c, d): the curves at p = 90% (paper values only in the figure)",
+    "table1": "Table 1: transferability, noise made with ResNet18, victims of other architectures (paper: SVHN, CIFAR-10, ImageNet25)",
+    "table3": "Table 3 (Appendix D): the denoiser attack (paper: CIFAR-10, ResNet18)",
     "fig7": "Figure 7 (Appendix A): CAR and GCR at random checkpoints (paper: CAR > 90%, GCR < 2%)",
 }
 METRIC_LABELS = {"test_acc": "last epoch", "early_stop_test_acc": "early stop (validation)",
