@@ -33,7 +33,8 @@ class Experiment:
     """Profile, data, device, seeds and results of one notebook."""
 
     def __init__(self, notebook: str, profile=None, dataset: str | None = None,
-                 data_root: str | None = None, seeds=None, progress: bool = True):
+                 data_root: str | None = None, seeds=None, progress: bool = True,
+                 results: Results | None = None):
         self.profile = get_profile(profile)
         self.dataset = dataset or self.profile.dataset
         self.seeds = tuple(self.profile.seeds if seeds is None else
@@ -48,7 +49,8 @@ class Experiment:
         self.owner = Owner(self.profile, self.eps, self.data.n_classes, self.data.name,
                            tuple(self.data.classes), self.data.test_x, self.data.test_y,
                            progress)
-        self.results = Results(notebook, self.profile.name, self.device_name)
+        # several experiments of one notebook (one per dataset) share its results file
+        self.results = results or Results(notebook, self.profile.name, self.device_name)
         self._fitted: dict = {}
 
     def summary(self) -> str:
@@ -122,6 +124,30 @@ class Experiment:
             out[s] = self.victim(x, y, aug=aug, arch=arch, seed=s, desc=f"{desc} (seed {s})")
         return out
 
+    def denoiser_attack(self, seed: int | None = None) -> dict:
+        """Appendix D for one seed. The training set is split in two halves: the owner fits
+        ConfounderGAN on theirs and releases G; the attacker protects their own half with G,
+        trains a DnCNN from protected to natural on it, and denoises the owner's protected
+        half. Returns the owner's half three ways (``natural``, ``protected``, ``denoised``),
+        its labels ``y``, the denoiser's history and the PSNR (dB, mean over the owner's
+        half) of protected and denoised images against the originals."""
+        from .denoiser import DenoiserSettings, denoise, train_denoiser
+        from .metrics import psnr
+        seed = self.seed0 if seed is None else seed
+        own, att = self.split(0.5)
+        G = self.protection("confoundergan", seed, own)          # fitted on the owner's half only
+        x_own, y_own = self._owner_data(own)
+        x_att = self.data.train_x[att]
+        s = DenoiserSettings.from_profile(self.profile, seed=seed)
+        dn, hist = train_denoiser(G.protect(x_att), x_att, s, self.progress,
+                                  desc=f"DnCNN (seed {seed})")
+        prot = G.protect(x_own)
+        den = denoise(dn, prot)
+        mean_psnr = lambda a: float(psnr(a, x_own)[torch.isfinite(psnr(a, x_own))].mean())
+        return {"natural": x_own, "protected": prot, "denoised": den, "y": y_own,
+                "history": hist, "psnr_protected": mean_psnr(prot),
+                "psnr_denoised": mean_psnr(den), "n_owner": len(own), "n_attacker": len(att)}
+
     def checkpoint_epochs(self, seed: int, k: int = 3) -> list:
         """``k`` epochs drawn at random (seeded) from the victim's training: where Appendix A
         takes its checkpoints ("randomly selected during the training phase")."""
@@ -147,11 +173,12 @@ class Experiment:
         return [h[METRICS[metric]] for h in hists.values()]
 
     def record(self, experiment, method, setting, value=None, metric="test_acc", arch=None,
-               paper_method=None, **extra):
+               paper_method=None, paper_arch="resnet18", **extra):
         """Record a number (or, with ``values`` and ``seeds``, a multi-seed result). The
-        paper's value, where it gives one, is looked up in :mod:`cgan_lib.paper`."""
-        pv = paper.paper_value(experiment, paper_method or method, setting) \
-            if metric in METRICS else None
+        paper's value, where it gives one, is looked up in :mod:`cgan_lib.paper`: on our
+        dataset where the paper has it, else on its CIFAR-10 (the record names which)."""
+        pv = paper.closest_value(experiment, paper_method or method, setting, self.data.name,
+                                 paper_arch) if metric in METRICS else None
         if pv is not None:
             extra.update(paper_dataset=pv.dataset, paper_arch=pv.arch, paper_source=pv.source)
         return self.results.add(experiment, self.data.name, arch or self.arch_label(), method,

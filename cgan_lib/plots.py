@@ -55,6 +55,34 @@ def triplets(clean_u8, protected_u8, y, classes, idx=None, k_classes=6, title=No
     return fig
 
 
+def image_rows(rows: dict, y, classes, idx=None, k_classes=6, title=None, noise_of=None):
+    """One row per entry of ``rows`` (label -> uint8 images), one column per image. With
+    ``noise_of=(a, b)``, a last row shows ``rows[a] - rows[b]`` rescaled per image."""
+    idx = idx if idx is not None else pick_per_class(y, k_classes)
+    labels = list(rows) + ([f"{noise_of[0]} - {noise_of[1]}\n(rescaled)"] if noise_of else [])
+
+    def image(r, i):
+        if r < len(rows):
+            return rows[labels[r]][i]
+        return rescale_noise(to_float(rows[noise_of[0]][i]) - to_float(rows[noise_of[1]][i]))
+
+    fig, axes = plt.subplots(len(labels), len(idx), figsize=(1.7 * len(idx), 1.8 * len(labels)),
+                             squeeze=False)
+    cmap = "gray" if next(iter(rows.values())).shape[1] == 1 else None
+    for r, name in enumerate(labels):
+        for j, i in enumerate(idx):
+            ax = axes[r, j]
+            ax.imshow(_img(image(r, i)), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+        axes[r, 0].set_ylabel(name, fontsize=8)
+    for j, i in enumerate(idx):
+        axes[0, j].set_title(str(classes[int(y[i])]), fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 CURVE_NAMES = {"train_acc": "training accuracy (augmented batches)",
                "val_acc": "validation accuracy (held-out downloaded data)",
                "test_acc": "clean test accuracy"}
@@ -199,3 +227,37 @@ def show_table(df: pd.DataFrame, exp, title: str = "", precision: int = 1):
     from IPython.display import display
     caption = f"{title} | {exp.data.name} | profile {exp.profile.name} | {exp.device_name}"
     display(df.style.format(precision=precision, na_rep="n/a").set_caption(caption))
+
+
+def paper_beside_ours(ours: pd.DataFrame, theirs: pd.DataFrame, x: str, hue: str,
+                      y: str = "test_acc", title: str = "", ax=None, order=None, hue_order=None):
+    """Our per-seed values (small dots) and their mean ± std (large dot, bar) beside the
+    paper's numbers (crosses). ``theirs`` has the columns ``x``, ``hue``, ``y`` and
+    ``dataset`` (the paper's dataset, named in the legend: it may not be ours)."""
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 3.8))
+    order = order or list(dict.fromkeys(ours[x]))
+    hue_order = hue_order or list(dict.fromkeys(ours[hue]))
+    pal = dict(zip(hue_order, sns.color_palette(n_colors=len(hue_order))))
+    many = len(hue_order) > 1
+    sns.stripplot(data=ours, x=x, y=y, hue=hue, order=order, hue_order=hue_order, dodge=many,
+                  palette=pal, size=3.5, alpha=0.6, legend=False, ax=ax)
+    sns.pointplot(data=ours, x=x, y=y, hue=hue, order=order, hue_order=hue_order,
+                  dodge=0.53 if many else False,
+                  palette=pal, errorbar="sd", markers="o", linestyles="none", capsize=0.08, ax=ax)
+    k, width = len(hue_order), 0.8
+    for _, r in theirs.iterrows():
+        if r[x] not in order or r[hue] not in hue_order:
+            continue
+        pos = order.index(r[x]) - width / 2 + width * (hue_order.index(r[hue]) + 0.5) / k
+        ax.scatter(pos, r[y], marker="x", s=60, color=pal[r[hue]], linewidths=2, zorder=5)
+    ds = ", ".join(sorted(set(theirs["dataset"]))) if len(theirs) else "none"
+    ax.scatter([], [], marker="x", color="gray", label=f"the paper ({ds})")
+    ax.legend(fontsize=7, ncol=2, loc="upper right")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel({"test_acc": "clean test accuracy (%)",
+                   "early_stop_test_acc": "clean test acc. at early stop (%)"}.get(y, y))
+    ax.set_xlabel("")
+    ax.set_title(title, fontsize=9)
+    return fig or ax.figure

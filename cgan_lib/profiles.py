@@ -95,6 +95,16 @@ class Profile:
     mix_ps: tuple = (0.5, 0.6, 0.7, 0.8, 0.9)
     # the trainer's augmentations of Table 2 (Appendix G.6)
     augs: tuple = ("none", "flip", "crop", "flip+crop", "cutout", "mixup", "cutmix", "fa")
+    # transferability (Section 5.3.1, Table 1): noise made with ResNet18, victims of these
+    # architectures, on these datasets (ImageNet25 is a folder the user passes in addition)
+    transfer_archs: tuple = ("vgg11", "resnet18", "resnet50", "densenet121")
+    transfer_datasets: tuple = ("svhn", "cifar10", "bloodmnist")
+    # the attacker's denoiser of Appendix D: DnCNN (Zhang et al. 2017: 17 layers of 64
+    # channels, Adam at 1e-3, 50 epochs, lr / 10 after 30)
+    dncnn_depth: int = 17
+    dncnn_channels: int = 64
+    dncnn_epochs: int = 50
+    dncnn_lr: float = 1e-3
 
     def gan_epochs_for(self, dataset: str) -> int:
         if self.gan_epochs is not None:
@@ -139,7 +149,9 @@ PROFILES: dict[str, Profile] = {
         gan_epochs=6, gan_optimizer="adam", gan_lr=1e-3, d_lr=1e-3, adv_weight=0.0,
         gen_width=16, f_input="effective",
         emn_steps=10, emn_step_size=1.6 / 255, emn_lr=0.1, emn_max_rounds=10,
-        mix_ps=(0.5, 0.9), augs=("none", "flip+crop", "cutmix", "fa")),
+        mix_ps=(0.5, 0.9), augs=("none", "flip+crop", "cutmix", "fa"),
+        transfer_datasets=("fashion-mnist",),
+        dncnn_depth=6, dncnn_channels=32, dncnn_epochs=15),
     "quick": PAPER.replace(
         name="quick",
         description="About an hour a chapter on a CPU, minutes on a GPU: balanced CIFAR-10 "
@@ -150,7 +162,8 @@ PROFILES: dict[str, Profile] = {
         gan_epochs=5, gan_optimizer="adam", gan_lr=1e-3, d_lr=1e-3, adv_weight=0.0,
         gen_width=32, f_input="effective",
         emn_steps=10, emn_step_size=1.6 / 255, emn_lr=0.1, emn_max_rounds=6,
-        mix_ps=(0.5, 0.9)),
+        mix_ps=(0.5, 0.9), transfer_datasets=("cifar10",),
+        dncnn_depth=10, dncnn_channels=48, dncnn_epochs=20),
     "paper": PAPER,
 }
 
@@ -171,6 +184,9 @@ _FIELD_TEXT = {
     "emn_lr": "EMN outer lr", "emn_stop_error": "EMN stop error",
     "emn_max_rounds": "EMN max rounds", "mix_ps": "mix proportions p",
     "augs": "trainer augmentations (Table 2)",
+    "transfer_archs": "victim architectures (Table 1)", "transfer_datasets": "datasets of Table 1",
+    "dncnn_depth": "DnCNN layers", "dncnn_channels": "DnCNN channels",
+    "dncnn_epochs": "DnCNN epochs", "dncnn_lr": "DnCNN lr",
 }
 
 
