@@ -26,6 +26,7 @@ CODE_VERSIONS = {
     "emn": 2,          # 2: outer lr from the profile
     "victim": 2,       # 2: validation hold-out and early stopping by validation
     "snapshots": 1,
+    "denoiser": 2,      # 2: the last layer starts at zero (identity)
 }
 
 

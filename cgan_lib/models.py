@@ -227,6 +227,38 @@ class Discriminator(nn.Module):
         return self.head(self.features(xp)).squeeze(1)
 
 
+# ----------------------------------------------------------------------------- denoiser
+
+class DnCNN(nn.Module):
+    """DnCNN (Zhang et al. 2017): conv-ReLU, ``depth - 2`` conv-BN-ReLU blocks, conv; it
+    predicts the noise and subtracts it (residual learning): ``x - body(x)``. Images in
+    [0, 1] units in and out; any size (padding keeps it).
+
+    One departure from Zhang et al.'s initialisation: the last convolution starts at zero,
+    so an untrained DnCNN is the identity and training can only move it towards the
+    clean images (with a random last layer, short runs end farther from the clean images
+    than the noisy input was)."""
+
+    def __init__(self, channels: int = 3, depth: int = 17, width: int = 64):
+        super().__init__()
+        if depth < 3:
+            raise ValueError(f"DnCNN needs at least 3 layers, not {depth}.")
+        layers = [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True)]
+        for _ in range(depth - 2):
+            layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+                       nn.ReLU(inplace=True)]
+        layers += [nn.Conv2d(width, channels, 3, padding=1)]
+        self.body = nn.Sequential(*layers)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+
+    def forward(self, x):
+        return x - self.body(x)
+
+
 def count_parameters(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 

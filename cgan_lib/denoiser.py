@@ -1,0 +1,105 @@
+"""Appendix D: the adaptive attacker who owns the released generator and trains a denoiser.
+
+The attacker cannot see the owner's originals, so (Appendix D, steps 1-4) they
+
+1. take natural images of their own (the other half of the training set),
+2. protect them with the owner's released generator,
+3. train a DnCNN (Zhang et al. 2017) to map protected back to natural,
+4. denoise the owner's protected images and train their model on the result.
+
+:func:`train_denoiser` is step 3 (cached, seeded); :func:`denoise` is step 4's mapping.
+The profile holds DnCNN's size and schedule (``dncnn_*``; the paper profile: 17 layers of 64
+channels, Adam at 1e-3 for 50 epochs with the lr divided by 10 after 30, as Zhang et al.).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+
+import torch
+import torch.nn.functional as F
+
+from .artifacts import cached_tensors
+from .data import to_float, to_uint8
+from .device import device_name, get_device
+from .device import progress as progress_bar
+from .models import DnCNN
+from .victim import tensor_digest
+
+
+@dataclass(frozen=True)
+class DenoiserSettings:
+    """Everything that determines a trained denoiser besides its data (the cache key)."""
+    depth: int = 17
+    channels: int = 64
+    epochs: int = 50
+    lr: float = 1e-3
+    batch_size: int = 128
+    seed: int = 0
+
+    @classmethod
+    def from_profile(cls, profile, **kw) -> "DenoiserSettings":
+        base = cls(depth=profile.dncnn_depth, channels=profile.dncnn_channels,
+                   epochs=profile.dncnn_epochs, lr=profile.dncnn_lr,
+                   batch_size=profile.batch_size)
+        return replace(base, **kw)
+
+
+def _fit(noisy_u8, clean_u8, s: DenoiserSettings, progress: bool, desc: str):
+    dev = get_device()
+    torch.manual_seed(s.seed)
+    g = torch.Generator().manual_seed(s.seed)
+    model = DnCNN(noisy_u8.shape[1], s.depth, s.channels).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=s.lr)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [max(1, round(0.6 * s.epochs))], 0.1)
+    xn, xc = noisy_u8.to(dev), clean_u8.to(dev)
+    n, losses, t0 = len(xn), [], time.time()
+    for _ in progress_bar(range(s.epochs), desc, progress):
+        model.train()
+        perm = torch.randperm(n, generator=g).to(dev)
+        total = torch.zeros((), device=dev)
+        for i in range(0, n, s.batch_size):
+            idx = perm[i:i + s.batch_size]
+            if len(idx) < 2:
+                continue
+            loss = F.mse_loss(model(to_float(xn[idx])), to_float(xc[idx]))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach() * len(idx)
+        sched.step()
+        losses.append(total.item() / n)
+    model.eval()
+    return model, {"loss": losses, "seconds": round(time.time() - t0, 2), "device": device_name(dev)}
+
+
+def train_denoiser(noisy_u8: torch.Tensor, clean_u8: torch.Tensor, s: DenoiserSettings,
+                   progress: bool = True, desc: str = "DnCNN"):
+    """A DnCNN trained on the pairs (``noisy_u8`` -> ``clean_u8``), cached: ``(model,
+    history)`` with the per-epoch training MSE (in [0, 1] units), wall time and device."""
+    if noisy_u8.shape != clean_u8.shape:
+        raise ValueError(f"A denoiser trains on pairs: {tuple(noisy_u8.shape)} noisy images vs "
+                         f"{tuple(clean_u8.shape)} clean ones.")
+    params = dict(data=tensor_digest(noisy_u8, clean_u8), **asdict(s))
+
+    def run():
+        model, hist = _fit(noisy_u8, clean_u8, s, progress, desc)
+        return {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+                "loss": torch.tensor(hist["loss"]), "seconds": torch.tensor(hist["seconds"]),
+                "device": hist["device"]}
+
+    st = cached_tensors("denoiser", params, run)
+    model = DnCNN(noisy_u8.shape[1], s.depth, s.channels)
+    model.load_state_dict(st["state_dict"])
+    model = model.to(get_device()).eval()
+    return model, {"loss": st["loss"].tolist(), "seconds": float(st["seconds"]),
+                   "device": st["device"], "settings": asdict(s)}
+
+
+@torch.no_grad()
+def denoise(model, x_u8: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Denoised uint8 copies of ``x_u8`` (clamped to [0, 1] before quantisation)."""
+    dev = next(model.parameters()).device
+    out = [to_uint8(model(to_float(x_u8[i:i + batch_size].to(dev))).clamp(0, 1)).cpu()
+           for i in range(0, len(x_u8), batch_size)]
+    return torch.cat(out) if out else x_u8.clone()
