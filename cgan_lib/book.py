@@ -229,6 +229,31 @@ METRIC_LABELS = {"test_acc": "last epoch", "early_stop_test_acc": "early stop (v
                  "noise_acc": "f on noise", "car": "CAR", "gcr": "GCR", "gcr_median": "GCR (median)"}
 
 
+def base_arch(arch: str) -> str:
+    """``resnet18x0.25`` -> ``resnet18``: the architecture without the width multiplier."""
+    import re
+    return re.sub(r"x[0-9.]+$", "", arch or "")
+
+
+def row_setting(r: dict, multi_dataset: bool = False) -> str:
+    """The setting a scoreboard row shows: with the victim's architecture where it is not
+    the paper's default ResNet18 (Table 1), and the dataset where one profile ran several."""
+    s = r["setting"]
+    if base_arch(r.get("arch")) not in ("resnet18", ""):
+        s += f", {base_arch(r['arch'])}"
+    if multi_dataset:
+        s += f", {r['dataset']}"
+    return s
+
+
+def _multi_dataset(recs) -> set:
+    """Experiments in which one profile ran several datasets."""
+    seen: dict = {}
+    for r in recs:
+        seen.setdefault((r["experiment"], r["profile"]), set()).add(r["dataset"])
+    return {e for (e, _), ds in seen.items() if len(ds) > 1}
+
+
 def claims_table(root: Path | None = None) -> str:
     """Every claim of the paper the book tests, with its status per profile."""
     from .paper import CLAIMS, NOT_MEASURED
@@ -264,11 +289,12 @@ def scoreboard_tables(root: Path | None = None) -> str:
     for r in recs:
         groups.setdefault(r["experiment"], []).append(r)
     order = list(EXPERIMENT_TITLES)
+    multi = _multi_dataset(recs)
     out = []
     for exp in sorted(groups, key=lambda e: (order.index(e) if e in order else 99, e)):
         rows: dict = {}
         for r in groups[exp]:
-            rows.setdefault((r["method"], r["setting"], r["metric"]), {})[r["profile"]] = r
+            rows.setdefault((r["method"], row_setting(r, exp in multi), r["metric"]), {})[r["profile"]] = r
         out.append(f"### {EXPERIMENT_TITLES.get(exp, exp)}\n")
         for p in profiles:
             where = sorted({f"{r['dataset']}, {r['arch']}, {r['epochs'] or '?'} epochs, {r['device']}"
@@ -283,7 +309,8 @@ def scoreboard_tables(root: Path | None = None) -> str:
             any_r = next(iter(by.values()))
             pv = any_r.get("paper_value")
             nat_p = next((x.get("paper_value") for x in groups[exp] if x["method"] == "natural"
-                          and x["setting"] == setting and x.get("paper_value") is not None), None)
+                          and row_setting(x, exp in multi) == setting
+                          and x.get("paper_value") is not None), None)
             paper_cell = "n/a" if pv is None else _pct(pv) + (
                 f" ({any_r['paper_dataset']})" if any_r.get("paper_dataset") else "")
             if pv is not None and nat_p is not None and m != "natural":
@@ -317,6 +344,9 @@ def scoreboard_figure(path: Path, root: Path | None = None) -> Path | None:
             and r.get("metric") in ("test_acc",) and r["experiment"] != "claims"]
     if not recs:
         return None
+    multi = _multi_dataset(recs)
+    for r in recs:
+        r["setting"] = row_setting(r, r["experiment"] in multi)
     keys = sorted({(r["experiment"], r["method"], r["setting"]) for r in recs})
     profiles = _profiles(recs)
     fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(keys) + 1.2))

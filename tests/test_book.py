@@ -103,3 +103,23 @@ def test_the_book_builds_from_executed_notebooks():
     assert "holds" in pages["scoreboard"] or "undecided" in pages["scoreboard"]
     assert "scoreboard_dots.png" in pages["scoreboard"]
     assert "Huang" in pages["references"]
+
+
+def test_scoreboard_keeps_architectures_and_datasets_apart(tmp_path, monkeypatch):
+    """Table 1 has one row per victim architecture (and per dataset where a profile ran
+    several); the gap to natural is taken within the same architecture."""
+    monkeypatch.setenv("CGAN_RESULTS", str(tmp_path / "results"))
+    recs = []
+    for ds in ("svhn", "cifar10"):
+        for arch, nat, ours in (("vgg11", [0.9, 0.92], [0.3, 0.32]), ("resnet50", [0.8, 0.8], [0.1, 0.1])):
+            recs += [_rec("paper", ds, arch, "natural", nat, experiment="table1"),
+                     _rec("paper", ds, arch, "confoundergan", ours, experiment="table1")]
+    (tmp_path / "results" / "paper").mkdir(parents=True)
+    (tmp_path / "results" / "paper" / "04.json").write_text(json.dumps({"notebook": "04", "records": recs}))
+    board = book.scoreboard_tables()
+    rows = [l for l in board.splitlines() if l.startswith("| confoundergan")]
+    assert len(rows) == 4, rows                           # 2 architectures x 2 datasets
+    vgg = next(l for l in rows if "vgg11, svhn" in l)
+    assert "31.0 ± 1.4 (2); gap 60.0" in vgg                # natural VGG11 91.0 minus ours 31.0
+    assert "gap 70.0" in next(l for l in rows if "resnet50, cifar10" in l)
+    assert book.base_arch("resnet18x0.25") == "resnet18" and book.base_arch("densenet121") == "densenet121"
