@@ -37,7 +37,7 @@ class Experiment:
                  results: Results | None = None):
         self.profile = get_profile(profile)
         self.dataset = dataset or self.profile.dataset
-        self.seeds = tuple(self.profile.seeds if seeds is None else
+        self.seeds = tuple(self.profile.seeds_for(notebook) if seeds is None else
                            ([seeds] if isinstance(seeds, int) else seeds))
         if not self.seeds:
             raise ValueError("An experiment needs at least one seed.")

@@ -59,6 +59,8 @@ class Profile:
     n_train: int | None = None        # balanced training subset (None: full set)
     n_test: int | None = None         # balanced test subset (None: full set)
     seeds: tuple = (0, 1, 2)          # each seed fixes f, G, EMN, the victim and data order
+    # fewer seeds for the costliest chapters of a reduced profile: (("03", (0, 1)), ...)
+    chapter_seeds: tuple = ()
     arch: str = "resnet18"            # classifier f, EMN source and victim h
     width: float = 1.0                # width multiplier of the classifiers (1.0 = standard)
     batch_size: int = 128             # not stated by the paper; 128 as in Huang et al.
@@ -106,6 +108,14 @@ class Profile:
     dncnn_channels: int = 64
     dncnn_epochs: int = 50
     dncnn_lr: float = 1e-3
+
+    def seeds_for(self, notebook: str) -> tuple:
+        """The seeds a chapter runs: ``chapter_seeds`` where it names the chapter's number
+        (the notebook name's prefix), else ``seeds``."""
+        for prefix, seeds in self.chapter_seeds:
+            if str(notebook).startswith(prefix):
+                return tuple(seeds)
+        return self.seeds
 
     def gan_epochs_for(self, dataset: str) -> int:
         if self.gan_epochs is not None:
@@ -167,7 +177,13 @@ PROFILES: dict[str, Profile] = {
         gen_width=32, f_input="effective",
         emn_steps=10, emn_step_size=1.6 / 255, emn_lr=0.1, emn_max_rounds=6,
         mix_ps=(0.5, 0.9), transfer_datasets=("cifar10",),
-        dncnn_depth=10, dncnn_channels=48, dncnn_epochs=20),
+        dncnn_depth=10, dncnn_channels=48, dncnn_epochs=20,
+        # each chapter within about 2 hours on 2 CPU cores (estimates from one victim's
+        # 151 s): the mixes, the transfer victims and the trainer grid run two seeds, and
+        # DenseNet121 (about 6x a ResNet18 victim on a CPU) is left to a GPU
+        chapter_seeds=(("03", (0, 1)), ("04", (0, 1)), ("05", (0, 1))),
+        transfer_archs=("vgg11", "resnet18", "resnet50"),
+        augs=("none", "flip+crop", "cutout", "mixup", "cutmix", "fa")),
     "paper": PAPER,
 }
 
@@ -188,6 +204,7 @@ _FIELD_TEXT = {
     "emn_lr": "EMN outer lr", "emn_stop_error": "EMN stop error",
     "emn_max_rounds": "EMN max rounds", "mix_ps": "mix proportions p",
     "augs": "trainer augmentations (Table 2)",
+    "chapter_seeds": "seeds of the costliest chapters",
     "transfer_archs": "victim architectures (Table 1)", "transfer_datasets": "datasets of Table 1",
     "dncnn_depth": "DnCNN layers", "dncnn_channels": "DnCNN channels",
     "dncnn_epochs": "DnCNN epochs", "dncnn_lr": "DnCNN lr",
@@ -199,8 +216,10 @@ def _fmt(name, v):
         return {"gan_epochs": "per dataset (G.3)", "n_train": "full", "n_test": "full"}.get(name, "none")
     if isinstance(v, float) and name in ("emn_step_size",):
         return f"{v * 255:.2g}/255"
+    if isinstance(v, tuple) and v and isinstance(v[0], tuple):
+        return "; ".join(f"chapter {k}: {', '.join(map(str, s))}" for k, s in v)
     if isinstance(v, tuple):
-        return ", ".join(map(str, v))
+        return ", ".join(map(str, v)) if v else "all: the profile's seeds"
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 

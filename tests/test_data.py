@@ -128,3 +128,13 @@ def test_profile_from_environment(monkeypatch):
     monkeypatch.setenv("CGAN_PROFILE", "nope")
     with pytest.raises(UnknownProfileError):
         get_profile()
+
+
+def test_chapter_seeds_of_a_reduced_profile():
+    from cgan_lib.profiles import PAPER
+    q = PROFILES["quick"]
+    assert q.seeds_for("04_transferability") == (0, 1)     # a costly chapter runs fewer seeds
+    assert q.seeds_for("02_confoundergan") == q.seeds      # the others run the profile's
+    assert PAPER.seeds_for("04_transferability") == PAPER.seeds
+    assert any(d.startswith("seeds of the costliest chapters: chapter 03: 0, 1") for d in q.departures)
+    assert not any("costliest" in d for d in PROFILES["ci"].departures)
