@@ -31,6 +31,7 @@ EXECUTED_THIS_SESSION: dict = {}
 SCOREBOARD_MARKER = "<!-- SCOREBOARD TABLES -->"
 CLAIMS_MARKER = "<!-- CLAIMS TABLE -->"
 FIGURE_MARKER = "<!-- SCOREBOARD FIGURE -->"
+BENCHMARK_MARKER = "<!-- BENCHMARK TABLES -->"
 
 
 def notebooks(root: Path | None = None, only=None) -> list[Path]:
@@ -188,6 +189,37 @@ def status_table(root: Path | None = None) -> str:
     if not out:
         return "No notebook has been executed yet: run `python -m cgan_lib book`."
     return "\n".join(out)
+
+
+def benchmarks_table(root: Path | None = None) -> str:
+    """What ``benchmarks/`` measured, from ``benchmarks/results/*.json``, with the machine
+    and date of each measurement."""
+    folder = Path(root or project_root() / "benchmarks" / "results")
+    out = []
+    for f in sorted(folder.glob("*.json")):
+        b = json.loads(f.read_text())
+        where = f"{b.get('machine', '?')}, {b.get('written', '?')}"
+        if "protect_vs_emn_ratio" in b:
+            out += [f"**Speed ratios** (`{f.name}`; {where})", "",
+                    "| measure | value |", "|---|---|",
+                    f"| `protect` (one forward pass of G) | {b['protect_images_per_s']:,.0f} images/s |",
+                    f"| EMN, per image and round | {b['emn_seconds_per_image_per_round']:.3f} s |",
+                    f"| `protect_vs_emn_ratio` (goal: at least 1,000) | {b['protect_vs_emn_ratio']:,.0f} |",
+                    f"| `victim_speed_ratio`, our engine vs a DataLoader loop (goal: at least 1 on a CPU) | "
+                    f"{b['victim_speed_ratio']:.2f} |", ""]
+            if b.get("note"):
+                out += [b["note"], ""]
+        elif "rows" in b and b["rows"] and "n_train" in b["rows"][0]:
+            out += [f"**Sizing the `quick` profile**: a natural CIFAR-10 victim (ResNet18, no "
+                    f"augmentation, 10% of the training images held out for validation, "
+                    f"{b.get('n_test', '?'):,} test images; `{f.name}`; {where})", "",
+                    "| training images | width | epochs | seed | last epoch | early stop | time |",
+                    "|---|---|---|---|---|---|---|"]
+            out += [f"| {r['n_train']:,} | {r['width']:g} | {r['epochs']} | {r['seed']} | "
+                    f"{100 * r['final_test_acc']:.1f}% | {100 * r['early_stop_test_acc']:.1f}% | "
+                    f"{r['train_seconds']:.0f} s |" for r in b["rows"]]
+            out.append("")
+    return "\n".join(out) if out else "No benchmark has been run yet (`benchmarks/`)."
 
 
 def _pct(v):
@@ -393,6 +425,7 @@ def build_html(root: Path, stage: Path) -> Path:
     """Fill the generated pages and run ``jupyter-book build`` on the staging folder."""
     stage_sources(root, stage)
     _fill(stage / "book" / "status.md", STATUS_MARKER, status_table())
+    _fill(stage / "book" / "status.md", BENCHMARK_MARKER, benchmarks_table(root / "benchmarks" / "results"))
     _fill(stage / "book" / "scoreboard.md", CLAIMS_MARKER, claims_table())
     fig = scoreboard_figure(stage / "book" / "scoreboard_dots.png")
     _fill(stage / "book" / "scoreboard.md", FIGURE_MARKER,

@@ -123,3 +123,19 @@ def test_scoreboard_keeps_architectures_and_datasets_apart(tmp_path, monkeypatch
     assert "31.0 ± 1.4 (2); gap 60.0" in vgg                # natural VGG11 91.0 minus ours 31.0
     assert "gap 70.0" in next(l for l in rows if "resnet50, cifar10" in l)
     assert book.base_arch("resnet18x0.25") == "resnet18" and book.base_arch("densenet121") == "densenet121"
+
+
+def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
+    (tmp_path / "ratios-cpu.json").write_text(json.dumps({
+        "machine": "CPU (2 threads)", "written": "2026-01-01", "protect_images_per_s": 5000.0,
+        "emn_seconds_per_image_per_round": 0.2, "protect_vs_emn_ratio": 1000.0,
+        "victim_speed_ratio": 1.4}))
+    (tmp_path / "quick_sizing-cpu.json").write_text(json.dumps({
+        "machine": "CPU (2 threads)", "written": "2026-01-02", "n_test": 2000, "rows": [
+            {"n_train": 20000, "width": 0.25, "epochs": 10, "seed": 0, "final_test_acc": 0.709,
+             "early_stop_test_acc": 0.705, "train_seconds": 151.0}]}))
+    page = book.benchmarks_table(tmp_path)
+    assert "`protect_vs_emn_ratio` (goal: at least 1,000) | 1,000 |" in page
+    assert "| 20,000 | 0.25 | 10 | 0 | 70.9% | 70.5% | 151 s |" in page
+    assert page.count("CPU (2 threads)") == 2                 # each measurement names its machine
+    assert "No benchmark" in book.benchmarks_table(tmp_path / "none")
