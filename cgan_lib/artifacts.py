@@ -48,13 +48,23 @@ def make_key(step: str, params: dict) -> str:
     return f"{step}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write ``path`` through a temporary file in the same folder and a rename. The file
+    gets the permissions the user's umask gives a new file (``mkstemp`` alone would leave
+    it readable by its owner only, which a web server, for one, refuses to serve)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -66,3 +66,16 @@ def test_cli_errors_are_clear(capsys):
     assert "Unknown dataset" in capsys.readouterr().err
     assert main(["profiles"]) == 0
     assert "departs from the paper" in capsys.readouterr().out
+
+
+def test_atomic_writes_get_the_umask_permissions(tmp_path):
+    import os
+    from cgan_lib.artifacts import atomic_write_text
+    old = os.umask(0o022)
+    try:
+        p = atomic_write_text("x", tmp_path / "a.json")
+        assert (p.stat().st_mode & 0o777) == 0o644          # not mkstemp's 0600
+        os.umask(0o077)
+        assert (atomic_write_text("y", tmp_path / "b.json").stat().st_mode & 0o777) == 0o600
+    finally:
+        os.umask(old)
