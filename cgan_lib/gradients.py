@@ -15,7 +15,6 @@ its weights at chosen epochs.
 """
 from __future__ import annotations
 
-from dataclasses import asdict
 
 import torch
 import torch.nn as nn
@@ -93,7 +92,7 @@ def snapshots(train_x, train_y, test_x, test_y, n_classes, s: TrainSettings, epo
     cached. Returns ``(history, {epoch: model})``."""
     epochs = sorted(set(int(e) for e in epochs))
     params = dict(train=tensor_digest(train_x, train_y), test=tensor_digest(test_x, test_y),
-                  n_classes=n_classes, epochs_kept=epochs, **asdict(s))
+                  n_classes=n_classes, epochs_kept=epochs, **s.key())
 
     def run():
         kept = {}

@@ -57,14 +57,29 @@ class TrainSettings:
     val_fraction: float = 0.1
     seed: int = 0
     pretrained: bool = False
+    # PGD adversarial training (Madry et al. 2018), a countermeasure of the trainer: an
+    # L-inf budget in [0, 1] units (0: off) and the attack's steps (step 2.5 * eps / steps)
+    adv_eps: float = 0.0
+    adv_steps: int = 0
 
     @classmethod
     def victim(cls, profile, **kw) -> "TrainSettings":
-        """The victim h of ``profile`` (Appendix G.5)."""
+        """The victim h of ``profile`` (Appendix G.5); with ``adv_eps``, adversarially
+        trained with the profile's ``at_steps`` PGD steps."""
         base = cls(arch=profile.arch, width=profile.width, epochs=profile.victim_epochs,
                    lr=profile.victim_lr, batch_size=profile.batch_size,
                    weight_decay=profile.weight_decay, val_fraction=profile.val_fraction)
+        if kw.get("adv_eps"):
+            kw.setdefault("adv_steps", profile.at_steps)
         return replace(base, **kw)
+
+    def key(self) -> dict:
+        """The settings as a cache key. Adversarial training enters it only when on, so
+        the keys of every run without it are those from before it existed."""
+        d = asdict(self)
+        if not self.adv_eps:
+            d.pop("adv_eps"), d.pop("adv_steps")
+        return d
 
     @classmethod
     def classifier(cls, profile, image_size: int, **kw) -> "TrainSettings":
@@ -113,6 +128,23 @@ def validation_split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, 
     return perm[k:].sort().values, perm[:k].sort().values
 
 
+def pgd(model, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int) -> torch.Tensor:
+    """An L-inf PGD attack from a random start (Madry et al. 2018): ``steps`` signed
+    gradient steps of ``2.5 * eps / steps`` on the cross-entropy (``y`` may be soft labels),
+    projected on the ``eps`` ball and on [0, 1]. The model is in eval mode meanwhile."""
+    was = model.training
+    model.eval()
+    step = 2.5 * eps / max(1, steps)
+    delta = (torch.rand_like(x) * 2 - 1) * eps
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        loss = F.cross_entropy(model((x + delta).clamp(0, 1)).float(), y)
+        (g,) = torch.autograd.grad(loss, delta)
+        delta = (delta.detach() + step * g.sign()).clamp(-eps, eps)
+    model.train(was)
+    return (x + delta).clamp(0, 1).detach()
+
+
 def new_classifier(train_x: torch.Tensor, n_classes: int, s: TrainSettings):
     mean, std = mean_std(train_x)
     return make_classifier(s.arch, n_classes, train_x.shape[1], mean, std, s.width,
@@ -155,6 +187,8 @@ def train_model(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tens
                 continue
             xb, yb = to_float(x_all[idx]), y_all[idx]
             xb, yt = augment_batch(s.aug, xb, yb, n_classes, g)
+            if s.adv_eps:
+                xb = pgd(model, xb, yt, s.adv_eps, s.adv_steps)
             with _autocast(dev):
                 out = step_model(xb.contiguous(memory_format=torch.channels_last))
                 loss = F.cross_entropy(out.float(), yt)
@@ -186,7 +220,7 @@ def victim_result(train_x, train_y, test_x, test_y, n_classes, s: TrainSettings,
                   progress=True, desc="victim") -> dict:
     """Cached :func:`train_model`: the history, recomputed only when something changes."""
     params = dict(train=tensor_digest(train_x, train_y), test=tensor_digest(test_x, test_y),
-                  n_classes=n_classes, **asdict(s))
+                  n_classes=n_classes, **s.key())
 
     def run():
         return train_model(train_x, train_y, test_x, test_y, n_classes, s, progress, desc)[1]
@@ -202,7 +236,7 @@ def trained_classifier(train_x, train_y, test_x, test_y, n_classes, s: TrainSett
     data it was trained on, so an f made for a subset never depends on the rest.
     """
     params = dict(train=tensor_digest(train_x, train_y), test=tensor_digest(test_x, test_y),
-                  n_classes=n_classes, **asdict(s))
+                  n_classes=n_classes, **s.key())
 
     def run():
         model, hist = train_model(train_x, train_y, test_x, test_y, n_classes, s, progress, desc)

@@ -1,0 +1,65 @@
+"""What a model trainer does to downloaded data before training on it (chapter 08).
+
+Later work broke unlearnable examples with cheap transforms of the training images (Image
+Shortcut Squeezing, Liu et al. 2023; APBench, Qin et al. 2023): grayscale, JPEG
+compression, bit-depth reduction. As there, each countermeasure here transforms the
+*training* images once (uint8 in, uint8 out), composes with any augmentation of the
+victim's trainer, and leaves the clean test set as it is. Adversarial training is a
+trainer setting instead (``TrainSettings.adv_eps``, see :mod:`cgan_lib.victim`).
+
+Names: ``none``, ``grayscale``, ``jpeg-Q`` (quality Q in 1..100, libjpeg through
+torchvision's encoder and decoder: a real compression, not an approximation) and ``bdr-B``
+(B bits per channel).
+"""
+from __future__ import annotations
+
+import torch
+
+LABELS = {"none": "none", "grayscale": "grayscale"}
+
+
+def grayscale(x_u8: torch.Tensor) -> torch.Tensor:
+    """ITU-R 601 luma, repeated over the channels (the model keeps its input shape)."""
+    from torchvision.transforms.v2 import functional as TF
+    if x_u8.shape[1] == 1:
+        return x_u8.clone()
+    return TF.rgb_to_grayscale(x_u8, num_output_channels=x_u8.shape[1])
+
+
+def jpeg(x_u8: torch.Tensor, quality: int) -> torch.Tensor:
+    """Encode every image as a JPEG of ``quality`` and decode it again (libjpeg)."""
+    from torchvision.io import decode_jpeg, encode_jpeg
+    if not 1 <= int(quality) <= 100:
+        raise ValueError(f"JPEG quality must be in 1..100, not {quality}.")
+    imgs = [t.contiguous() for t in x_u8.cpu()]
+    out = decode_jpeg(encode_jpeg(imgs, quality=int(quality)))
+    return torch.stack(out).to(x_u8.device)
+
+
+def bit_depth(x_u8: torch.Tensor, bits: int) -> torch.Tensor:
+    """Round every channel to ``2**bits`` evenly spaced levels of [0, 255]."""
+    if not 1 <= int(bits) <= 8:
+        raise ValueError(f"Bit depth must be in 1..8, not {bits}.")
+    q = 2 ** int(bits) - 1
+    return (x_u8.float() / 255 * q).round().div(q).mul(255).round().to(torch.uint8)
+
+
+def label(name: str) -> str:
+    """How a countermeasure reads in a table: ``jpeg-10`` -> ``JPEG-10``."""
+    kind, _, arg = name.partition("-")
+    return {"jpeg": f"JPEG-{arg}", "bdr": f"bit depth {arg}"}.get(kind, LABELS.get(name, name))
+
+
+def apply(name: str, x_u8: torch.Tensor) -> torch.Tensor:
+    """The training images as the trainer keeps them after countermeasure ``name``."""
+    if x_u8.dtype != torch.uint8:
+        raise TypeError(f"Countermeasures take uint8 images, not {x_u8.dtype}.")
+    kind, _, arg = str(name).partition("-")
+    if name in ("none", None):
+        return x_u8.clone()
+    if name == "grayscale":
+        return grayscale(x_u8)
+    if kind in ("jpeg", "bdr") and arg.isdigit():
+        return jpeg(x_u8, int(arg)) if kind == "jpeg" else bit_depth(x_u8, int(arg))
+    raise ValueError(f"Unknown countermeasure {name!r}. Known: none, grayscale, jpeg-Q "
+                     f"(quality 1..100, e.g. jpeg-10), bdr-B (bits 1..8, e.g. bdr-2).")
