@@ -8,14 +8,14 @@ victim's trainer, and leaves the clean test set as it is. Adversarial training i
 trainer setting instead (``TrainSettings.adv_eps``, see :mod:`cgan_lib.victim`).
 
 Names: ``none``, ``grayscale``, ``jpeg-Q`` (quality Q in 1..100, libjpeg through
-torchvision's encoder and decoder: a real compression, not an approximation) and ``bdr-B``
-(B bits per channel).
+torchvision's encoder and decoder: a real compression, not an approximation), ``bdr-B``
+(B bits per channel) and ``at-E`` (PGD adversarial training with an L-inf budget of E/255).
 """
 from __future__ import annotations
 
 import torch
 
-LABELS = {"none": "none", "grayscale": "grayscale"}
+LABELS = {"none": "no countermeasure", "grayscale": "grayscale", "bdr": "bit-depth reduction"}
 
 
 def grayscale(x_u8: torch.Tensor) -> torch.Tensor:
@@ -47,7 +47,25 @@ def bit_depth(x_u8: torch.Tensor, bits: int) -> torch.Tensor:
 def label(name: str) -> str:
     """How a countermeasure reads in a table: ``jpeg-10`` -> ``JPEG-10``."""
     kind, _, arg = name.partition("-")
-    return {"jpeg": f"JPEG-{arg}", "bdr": f"bit depth {arg}"}.get(kind, LABELS.get(name, name))
+    return {"jpeg": f"JPEG-{arg}", "bdr": f"bit depth {arg}",
+            "at": f"adv. training {arg}/255"}.get(kind, LABELS.get(name, name))
+
+
+def split(name: str) -> tuple[str, float]:
+    """``(data countermeasure, adversarial budget)`` of ``name``: ``at-8`` -> ``("none",
+    8/255)``, ``jpeg-10`` -> ``("jpeg-10", 0.0)``."""
+    kind, _, arg = str(name).partition("-")
+    if kind == "at":
+        if not arg.isdigit() or not 0 < int(arg) <= 64:
+            raise ValueError(f"Adversarial training is at-E with E/255 in 1..64, not {name!r}.")
+        return "none", int(arg) / 255
+    return name, 0.0
+
+
+def applies_to(name: str, channels: int) -> bool:
+    """Whether ``name`` changes anything on images of ``channels`` (grayscale does nothing
+    to grayscale images)."""
+    return not (name == "grayscale" and channels == 1)
 
 
 def apply(name: str, x_u8: torch.Tensor) -> torch.Tensor:
@@ -61,5 +79,8 @@ def apply(name: str, x_u8: torch.Tensor) -> torch.Tensor:
         return grayscale(x_u8)
     if kind in ("jpeg", "bdr") and arg.isdigit():
         return jpeg(x_u8, int(arg)) if kind == "jpeg" else bit_depth(x_u8, int(arg))
+    if kind == "at":
+        raise ValueError(f"{name} is a trainer setting, not a data transform: use split().")
     raise ValueError(f"Unknown countermeasure {name!r}. Known: none, grayscale, jpeg-Q "
-                     f"(quality 1..100, e.g. jpeg-10), bdr-B (bits 1..8, e.g. bdr-2).")
+                     f"(quality 1..100, e.g. jpeg-10), bdr-B (bits 1..8, e.g. bdr-2), at-E "
+                     f"(adversarial training, E/255).")

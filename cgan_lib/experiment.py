@@ -105,23 +105,32 @@ class Experiment:
     # -- the trainer's side ------------------------------------------------------------
     def victim(self, train_x: torch.Tensor, train_y: torch.Tensor | None = None,
                aug: str = "none", arch: str | None = None, seed: int | None = None,
-               desc: str = "victim") -> dict:
-        """Train a fresh victim h on ``train_x`` (cached) and return its history."""
+               desc: str = "victim", countermeasure: str = "none") -> dict:
+        """Train a fresh victim h on ``train_x`` (cached) and return its history. The
+        trainer first applies ``countermeasure`` (:mod:`cgan_lib.countermeasures`) to
+        its training images, or trains adversarially (``at-E``)."""
+        from . import countermeasures
         y = self.data.train_y if train_y is None else train_y
+        data_cm, adv = countermeasures.split(countermeasure)
+        if data_cm != "none":
+            train_x = countermeasures.apply(data_cm, train_x)
         s = TrainSettings.victim(self.profile, aug=aug, arch=arch or self.profile.arch,
-                                 seed=self.seed0 if seed is None else seed)
+                                 seed=self.seed0 if seed is None else seed,
+                                 **({"adv_eps": adv} if adv else {}))
         return victim_result(train_x, y, self.data.test_x, self.data.test_y,
                              self.data.n_classes, s, self.progress, desc)
 
     def victims(self, make_data: Callable[[int], object], aug: str = "none",
-                arch: str | None = None, desc: str = "victim", seeds=None) -> dict:
+                arch: str | None = None, desc: str = "victim", seeds=None,
+                countermeasure: str = "none") -> dict:
         """One victim per seed: ``make_data(seed)`` returns the training images (or
         ``(images, labels)``) of that seed. Returns ``{seed: history}``."""
         out = {}
         for s in (self.seeds if seeds is None else seeds):
             d = make_data(s)
             x, y = d if isinstance(d, tuple) else (d, None)
-            out[s] = self.victim(x, y, aug=aug, arch=arch, seed=s, desc=f"{desc} (seed {s})")
+            out[s] = self.victim(x, y, aug=aug, arch=arch, seed=s, desc=f"{desc} (seed {s})",
+                                 countermeasure=countermeasure)
         return out
 
     def denoiser_attack(self, seed: int | None = None) -> dict:

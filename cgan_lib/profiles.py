@@ -101,6 +101,8 @@ class Profile:
     # PGD steps of an adversarially trained victim (a countermeasure, chapter 08; Madry
     # et al. train CIFAR-10 models with 7-10 steps)
     at_steps: int = 10
+    # the countermeasures of chapter 08 (cgan_lib.countermeasures), each with crop + flip
+    countermeasures: tuple = ("none", "grayscale", "jpeg-10", "bdr-2", "at-8", "at-4")
     # transferability (Section 5.3.1, Table 1): noise made with ResNet18, victims of these
     # architectures, on these datasets (ImageNet25 is a folder the user passes in addition)
     transfer_archs: tuple = ("vgg11", "resnet18", "resnet50", "densenet121")
@@ -165,6 +167,7 @@ PROFILES: dict[str, Profile] = {
         emn_steps=10, emn_step_size=1.6 / 255, emn_lr=0.1, emn_max_rounds=10,
         mix_ps=(0.5, 0.9), augs=("none", "flip+crop", "cutmix", "fa"),
         transfer_datasets=("fashion-mnist",), at_steps=3,
+        countermeasures=("none", "grayscale", "jpeg-10", "bdr-2", "at-8"),
         dncnn_depth=6, dncnn_channels=32, dncnn_epochs=15),
     # quick's size: the smallest CIFAR-10 subset we measured whose natural victim reaches
     # 65% without augmentation (benchmarks/quick_sizing.py: 3,000 images 46%, 10,000 59%,
@@ -191,7 +194,8 @@ PROFILES: dict[str, Profile] = {
 }
 
 # How each field reads in a departure line; fields not listed are not departures
-# (names, descriptions, and settings of experiments the paper does not run: at_steps).
+# (names, descriptions, and settings of experiments the paper does not run: at_steps,
+# countermeasures).
 _FIELD_TEXT = {
     "dataset": "default dataset", "n_train": "training images", "n_test": "test images",
     "arch": "architecture", "width": "width multiplier",
