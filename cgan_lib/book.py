@@ -395,7 +395,10 @@ def scoreboard_figure(path: Path, root: Path | None = None) -> Path | None:
                             fmt="o", color=colours.get(p, "gray"), ms=5, capsize=2,
                             label=None if label in used else label)
                 used.add(label)
-    ax.set_yticks(range(len(keys)), [f"{e}: {m}, {s}" for e, m, s in keys], fontsize=7)
+    paper_ds = {k: next(r.get("paper_dataset") or r["dataset"] for r in recs
+                        if (r["experiment"], r["method"], r["setting"]) == k) for k in keys}
+    ax.set_yticks(range(len(keys)), [f"{e}: {m}, {s} (paper: {paper_ds[(e, m, s)]})"
+                                     for e, m, s in keys], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("clean test accuracy (%)")

@@ -212,7 +212,9 @@ _FIELD_TEXT = {
     "emn_max_rounds": "EMN max rounds", "mix_ps": "mix proportions p",
     "augs": "trainer augmentations (Table 2)",
     "chapter_seeds": "seeds of the costliest chapters",
-    "transfer_archs": "victim architectures (Table 1)", "transfer_datasets": "datasets of Table 1",
+    "transfer_archs": "victim architectures (Table 1)",
+    "transfer_datasets": "datasets of Table 1 that load without a user's folder (the paper's "
+                         "also has ImageNet25, Keratitis, ISIC: pass them as extra_datasets)",
     "dncnn_depth": "DnCNN layers", "dncnn_channels": "DnCNN channels",
     "dncnn_epochs": "DnCNN epochs", "dncnn_lr": "DnCNN lr",
 }
