@@ -141,7 +141,7 @@ class Experiment:
         its labels ``y``, the denoiser's history and the PSNR (dB, mean over the owner's
         half) of protected and denoised images against the originals."""
         from .denoiser import DenoiserSettings, denoise, train_denoiser
-        from .metrics import psnr
+        from .metrics import mean_psnr
         seed = self.seed0 if seed is None else seed
         own, att = self.split(0.5)
         G = self.protection("confoundergan", seed, own)          # fitted on the owner's half only
@@ -152,10 +152,9 @@ class Experiment:
                                   desc=f"DnCNN (seed {seed})")
         prot = G.protect(x_own)
         den = denoise(dn, prot)
-        mean_psnr = lambda a: float(psnr(a, x_own)[torch.isfinite(psnr(a, x_own))].mean())
         return {"natural": x_own, "protected": prot, "denoised": den, "y": y_own,
-                "history": hist, "psnr_protected": mean_psnr(prot),
-                "psnr_denoised": mean_psnr(den), "n_owner": len(own), "n_attacker": len(att)}
+                "history": hist, "psnr_protected": mean_psnr(prot, x_own),
+                "psnr_denoised": mean_psnr(den, x_own), "n_owner": len(own), "n_attacker": len(att)}
 
     def checkpoint_epochs(self, seed: int, k: int = 3) -> list:
         """``k`` epochs drawn at random (seeded) from the victim's training: where Appendix A

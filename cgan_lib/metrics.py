@@ -25,6 +25,12 @@ def psnr(a_u8: torch.Tensor, b_u8: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(1.0 / mse)
 
 
+def mean_psnr(a_u8: torch.Tensor, b_u8: torch.Tensor) -> float:
+    """Mean per-image PSNR (dB) over the images that differ (identical ones are inf)."""
+    p = psnr(a_u8, b_u8)
+    return float(p[torch.isfinite(p)].mean()) if torch.isfinite(p).any() else float("inf")
+
+
 def ssim(a_u8: torch.Tensor, b_u8: torch.Tensor, window: int = 7) -> torch.Tensor:
     """Per-image SSIM (Wang et al. 2004; kornia's, Gaussian window sigma 1.5, valid
     padding), averaged over pixels and channels."""
@@ -36,9 +42,8 @@ def ssim(a_u8: torch.Tensor, b_u8: torch.Tensor, window: int = 7) -> torch.Tenso
 def imperceptibility(protected_u8, clean_u8) -> dict:
     """Mean L-inf (in /255 units), L2, PSNR and SSIM of protected versus clean images."""
     n = noise_of(protected_u8, clean_u8)
-    p = psnr(protected_u8, clean_u8)
     return {"linf_255": float(linf(n).max() * 255), "l2": float(l2(n).mean()),
-            "psnr_db": float(p[torch.isfinite(p)].mean()) if torch.isfinite(p).any() else float("inf"),
+            "psnr_db": mean_psnr(protected_u8, clean_u8),
             "ssim": float(ssim(protected_u8, clean_u8).mean())}
 
 

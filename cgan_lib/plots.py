@@ -83,6 +83,9 @@ def image_rows(rows: dict, y, classes, idx=None, k_classes=6, title=None, noise_
     return fig
 
 
+Y_LABELS = {"test_acc": "clean test accuracy (%)",
+            "early_stop_test_acc": "clean test acc. at early stop (%)"}
+
 CURVE_NAMES = {"train_acc": "training accuracy (augmented batches)",
                "val_acc": "validation accuracy (held-out downloaded data)",
                "test_acc": "clean test accuracy"}
@@ -161,8 +164,7 @@ def seed_bars(df: pd.DataFrame, x, y="test_acc", hue=None, title="", ax=None, yl
         if hasattr(cont, "datavalues"):
             ax.bar_label(cont, fmt="%.1f", fontsize=8, padding=6)
     ax.set_ylim(0, 105)
-    ax.set_ylabel(ylabel or {"test_acc": "clean test accuracy (%)",
-                             "early_stop_test_acc": "clean test acc. at early stop (%)"}.get(y, y))
+    ax.set_ylabel(ylabel or Y_LABELS.get(y, y))
     ax.set_title(title, fontsize=10)
     if hue is not None:
         ax.legend(fontsize=8, loc="upper right")
@@ -256,8 +258,7 @@ def paper_beside_ours(ours: pd.DataFrame, theirs: pd.DataFrame, x: str, hue: str
     ax.scatter([], [], marker="x", color="gray", label=f"the paper ({ds})")
     ax.legend(fontsize=7, ncol=2, loc="upper right")
     ax.set_ylim(0, 105)
-    ax.set_ylabel({"test_acc": "clean test accuracy (%)",
-                   "early_stop_test_acc": "clean test acc. at early stop (%)"}.get(y, y))
+    ax.set_ylabel(Y_LABELS.get(y, y))
     ax.set_xlabel("")
     ax.set_title(title, fontsize=9)
     return fig or ax.figure
