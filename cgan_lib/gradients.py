@@ -21,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .artifacts import cached_tensors
+from .device import precision_key
 from .data import to_float
 from .victim import TrainSettings, new_classifier, tensor_digest, train_model
 
@@ -92,7 +93,7 @@ def snapshots(train_x, train_y, test_x, test_y, n_classes, s: TrainSettings, epo
     cached. Returns ``(history, {epoch: model})``."""
     epochs = sorted(set(int(e) for e in epochs))
     params = dict(train=tensor_digest(train_x, train_y), test=tensor_digest(test_x, test_y),
-                  n_classes=n_classes, epochs_kept=epochs, **s.key())
+                  n_classes=n_classes, epochs_kept=epochs, **s.key(), **precision_key())
 
     def run():
         kept = {}

@@ -86,3 +86,45 @@ def test_victim_cache_returns_the_same_record_without_training(exp, tmp_cache, m
         victim.victim_result(d.train_x, d.train_y, d.test_x, d.test_y, 10,
                              victim.TrainSettings(width=0.125, epochs=1, batch_size=50, aug="flip"),
                              progress=False)
+
+
+def test_victims_without_curves_report_the_same_numbers(exp, tmp_cache, monkeypatch):
+    """curves=False skips the per-epoch test pass but keeps the weights of the epoch that
+    validation picks: final and early-stopping accuracies equal those of a full run."""
+    d = exp.data.subset(300, 200)
+    s = victim.TrainSettings(width=0.125, epochs=4, batch_size=50, lr=0.05)
+    _, full = victim.train_model(d.train_x, d.train_y, d.test_x, d.test_y, 10, s, progress=False)
+    _, lean = victim.train_model(d.train_x, d.train_y, d.test_x, d.test_y, 10, s, progress=False,
+                                 curves=False)
+    assert victim.has_curves(full) and not victim.has_curves(lean)
+    assert lean["val_acc"] == full["val_acc"] and lean["train_loss"] == full["train_loss"]
+    for k in ("final_test_acc", "early_stop_test_acc", "early_stop_epoch"):
+        assert lean[k] == full[k], k
+    # the test was run exactly where a number needs it
+    tested = {i + 1 for i, v in enumerate(lean["test_acc"]) if v is not None}
+    assert tested == {s.epochs, lean["early_stop_epoch"]}
+
+    # one cache entry for both: a lean run is replaced when curves are asked for, and a
+    # full run serves a lean request without training
+    calls = []
+    real = victim.train_model
+    monkeypatch.setattr(victim, "train_model", lambda *a, **k: calls.append(k["curves"]) or real(*a, **k))
+    args = (d.train_x, d.train_y, d.test_x, d.test_y, 10, s)
+    assert not victim.has_curves(victim.victim_result(*args, progress=False, curves=False))
+    assert victim.has_curves(victim.victim_result(*args, progress=False, curves=True))
+    assert victim.has_curves(victim.victim_result(*args, progress=False, curves=False))
+    assert calls == [False, True]
+
+
+def test_precision_setting_and_its_errors(monkeypatch):
+    from cgan_lib import device
+    cpu = torch.device("cpu")
+    monkeypatch.setenv("CGAN_PRECISION", "fp32")
+    assert not device.uses_bf16(cpu) and device.precision_key(cpu) == {}
+    assert "bf16" not in device.device_name(cpu)
+    monkeypatch.setenv("CGAN_PRECISION", "bf16")
+    assert device.uses_bf16(cpu) and device.precision_key(cpu) == {"precision": "bf16-cpu"}
+    assert device.device_name(cpu).endswith("bf16)")
+    monkeypatch.setenv("CGAN_PRECISION", "half")
+    with pytest.raises(ValueError, match="CGAN_PRECISION"):
+        device.uses_bf16(cpu)
