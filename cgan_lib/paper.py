@@ -177,6 +177,14 @@ CLAIMS: dict[str, Claim] = {c.name: c for c in (
     Claim("fig4cd.protected_part_alone_low", "Figure 4(c, d)",
           "The protected 90% alone teaches little: far below 100% natural.",
           "90% ours only", "100% natural", 0.20),
+    # Beyond the paper: the goals of chapter 9 (the project's, not the paper's claims)
+    Claim("goal.hardened_far_below_natural_rhf_rc", "Chapter 9 goal (beyond the paper)",
+          "A hardened generator holds against the usual trainer: with random crop + flip, "
+          "its victim is at least 30 points below the natural one.",
+          "hardened", "natural", 0.30),
+    Claim("goal.hardened_below_emn_rhf_rc", "Chapter 9 goal (beyond the paper)",
+          "With random crop + flip, a hardened generator's victim is below EMN's.",
+          "hardened", "EMN", 0.0),
 )}
 
 

@@ -159,6 +159,63 @@ class ConfounderGAN(Protection):
         return protect_tensor(self.G, x_u8)
 
 
+class _Hardened(Protection):
+    """Chapter 9's generators (:mod:`cgan_lib.hardened`), fitted on the owner's data."""
+    variant = ""
+
+    def _fit(self, x_u8, y):
+        from .hardened import HardenedSettings, TextureGenerator, train_hardened
+        o = self.owner
+        s = HardenedSettings.from_profile(o.profile, self.variant, o.eps, tuple(x_u8.shape[1:]),
+                                          o.dataset, **self.overrides)
+        f_aug = "flip+crop" if s.variant == "eot" else "none"
+        fs = TrainSettings.classifier(o.profile, min(x_u8.shape[-2:]), seed=self.seed, aug=f_aug)
+        f, f_acc = trained_classifier(x_u8, y, o.test_x, o.test_y, o.n_classes, fs, o.progress,
+                                      desc=f"classifier f ({f_aug})")
+
+        def run():
+            G, hist = train_hardened(x_u8, y, o.n_classes, s, f, self.seed, o.progress)
+            return {"state": {k: v.cpu() for k, v in G.state_dict().items()
+                              if not k.startswith("classifier.")},
+                    "history": [dict(h) for h in hist]}
+        params = dict(data=tensor_digest(x_u8, y), f=tensor_digest(
+            *[p.detach().cpu() for p in f.state_dict().values()]), seed=self.seed, **asdict(s))
+        st = cached_tensors("hardened", params, run)
+        if s.variant == "eot":
+            from .models import Generator
+            G = Generator(x_u8.shape[1], s.eps, s.gen_width)
+            G.c = s.c
+        else:
+            G = TextureGenerator(o.n_classes, x_u8.shape[1], s.eps, s.c, s.tile,
+                                 f if self.variant == "texture" else None, s.temperature)
+        G.load_state_dict(st["state"], strict=False)
+        from .device import get_device
+        self.G = G.to(get_device()).eval()
+        for p in self.G.parameters():
+            p.requires_grad_(False)
+        self.info = dict(f_test_acc=f_acc, f_settings=fs, history=st["history"], settings=s)
+
+    def _protect(self, x_u8, y):
+        from .hardened import protect_hardened
+        return protect_hardened(self.G, x_u8, y if self.needs_labels else None)
+
+
+@register
+class HardenedEOT(_Hardened):
+    name, label, needs_labels, variant = "hardened-eot", "Hardened: EOT (crop + flip)", False, "eot"
+
+
+@register
+class HardenedTextureLabel(_Hardened):
+    name, label, variant = "hardened-texture-label", "Hardened: class texture (labels)", "texture-label"
+
+
+@register
+class HardenedTexture(_Hardened):
+    name, label, needs_labels, variant = ("hardened-texture", "Hardened: class texture (f reads x)",
+                                          False, "texture")
+
+
 def make(method: str, owner: Owner, seed: int = 0, **overrides) -> Protection:
     """The protection ``method`` (a name in :data:`PROTECTIONS`), unfitted."""
     if method not in PROTECTIONS:
