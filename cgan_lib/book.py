@@ -219,6 +219,14 @@ def benchmarks_table(root: Path | None = None) -> str:
                     f"{100 * r['final_test_acc']:.1f}% | {100 * r['early_stop_test_acc']:.1f}% | "
                     f"{r['train_seconds']:.0f} s |" for r in b["rows"]]
             out.append("")
+        elif "augment_rows" in b:
+            out += [f"**Batch augmentation, ours against kornia** (batch of {b['batch']} images "
+                    f"of {b['image'][1]}x{b['image'][2]}; `{f.name}`; {where})", "",
+                    "| transform | ours (ms per batch) | kornia (ms per batch) | kornia / ours |",
+                    "|---|---|---|---|"]
+            out += [f"| {r['transform']} | {r['ours_ms']:.2f} | {r['kornia_ms']:.2f} | "
+                    f"{r['kornia_over_ours']:.2f} |" for r in b["augment_rows"]]
+            out += ["", b.get("note", ""), ""]
     return "\n".join(out) if out else "No benchmark has been run yet (`benchmarks/`)."
 
 

@@ -134,8 +134,13 @@ def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
         "machine": "CPU (2 threads)", "written": "2026-01-02", "n_test": 2000, "rows": [
             {"n_train": 20000, "width": 0.25, "epochs": 10, "seed": 0, "final_test_acc": 0.709,
              "early_stop_test_acc": 0.705, "train_seconds": 151.0}]}))
+    (tmp_path / "augment-cpu.json").write_text(json.dumps({
+        "machine": "CPU (2 threads)", "written": "2026-01-03", "batch": 128, "image": [3, 32, 32],
+        "augment_rows": [{"transform": "flip", "ours_ms": 2.0, "kornia_ms": 0.5,
+                          "kornia_over_ours": 0.25}], "note": "one warm-up call"}))
     page = book.benchmarks_table(tmp_path)
     assert "`protect_vs_emn_ratio` (goal: at least 1,000) | 1,000 |" in page
     assert "| 20,000 | 0.25 | 10 | 0 | 70.9% | 70.5% | 151 s |" in page
-    assert page.count("CPU (2 threads)") == 2                 # each measurement names its machine
+    assert "| flip | 2.00 | 0.50 | 0.25 |" in page
+    assert page.count("CPU (2 threads)") == 3                 # each measurement names its machine
     assert "No benchmark" in book.benchmarks_table(tmp_path / "none")
