@@ -30,6 +30,8 @@ STATUS_MARKER = "<!-- STATUS TABLE -->"
 EXECUTED_THIS_SESSION: dict = {}
 SCOREBOARD_MARKER = "<!-- SCOREBOARD TABLES -->"
 CLAIMS_MARKER = "<!-- CLAIMS TABLE -->"
+GOALS_MARKER = "<!-- GOALS TABLE -->"
+GOAL_PREFIX = "goal."   # claims of the project (beyond the paper), not of the paper
 FIGURE_MARKER = "<!-- SCOREBOARD FIGURE -->"
 BENCHMARK_MARKER = "<!-- BENCHMARK TABLES -->"
 
@@ -295,14 +297,18 @@ def _multi_dataset(recs) -> set:
     return {e for (e, _), ds in seen.items() if len(ds) > 1}
 
 
-def claims_table(root: Path | None = None) -> str:
-    """Every claim of the paper the book tests, with its status per profile."""
+def claims_table(root: Path | None = None, goals: bool = False) -> str:
+    """Every claim of the paper the book tests, with its status per profile; with
+    ``goals``, the project's own goals beyond the paper instead (names ``goal.*``)."""
     from .paper import CLAIMS, NOT_MEASURED
     recs = [r for r in load_results(root) if r["experiment"] == "claims"]
     profiles = PROFILE_ORDER + sorted({r["profile"] for r in recs} - set(PROFILE_ORDER))
-    lines = ["| the paper's claim | where | " + " | ".join(f"`{p}`" for p in profiles) + " |",
+    head = "the project's goal" if goals else "the paper's claim"
+    lines = [f"| {head} | where | " + " | ".join(f"`{p}`" for p in profiles) + " |",
              "|---|---|" + "---|" * len(profiles)]
     for name, c in CLAIMS.items():
+        if name.startswith(GOAL_PREFIX) != goals:
+            continue
         cells = []
         for p in profiles:
             mine = [r for r in recs if r["method"] == name and r["profile"] == p]
@@ -439,6 +445,7 @@ def build_html(root: Path, stage: Path) -> Path:
     _fill(stage / "book" / "status.md", STATUS_MARKER, status_table())
     _fill(stage / "book" / "status.md", BENCHMARK_MARKER, benchmarks_table(root / "benchmarks" / "results"))
     _fill(stage / "book" / "scoreboard.md", CLAIMS_MARKER, claims_table())
+    _fill(stage / "book" / "scoreboard.md", GOALS_MARKER, claims_table(goals=True))
     fig = scoreboard_figure(stage / "book" / "scoreboard_dots.png")
     _fill(stage / "book" / "scoreboard.md", FIGURE_MARKER,
           "```{figure} scoreboard_dots.png\n:width: 100%\n\nThe paper's numbers beside ours. "

@@ -68,6 +68,9 @@ def test_scoreboard_and_status_from_records(tmp_path, monkeypatch):
     assert "**holds** (+33.5 ± 1.0 pts, 2 seeds)" in claims
     assert "not yet measured" in claims                      # every other claim is listed too
     assert all(len(l.split("|")) <= 7 for l in claims.splitlines())   # narrow: no sideways scrolling
+    goals = book.claims_table(goals=True)                   # the project's goals, apart
+    assert "the project's goal" in goals and "Chapter 9 goal" in goals
+    assert "Chapter 9 goal" not in claims and "the paper's claim" in claims
     status = book.status_table()
     assert "| 02 | ok | 12 s | 380 s, 40 artifacts | 2,345 MB | y |" in status
     assert "### Profile `ci`" in status and "Device: CPU." in status
