@@ -191,7 +191,7 @@ PROFILES: dict[str, Profile] = {
         mix_ps=(0.5, 0.9), transfer_datasets=("cifar10",),
         # DnCNN convolves at full resolution: 10 layers of 48 channels for 20 epochs took
         # over 11 minutes a seed on 10,000 CIFAR-10 images here, so quick keeps it small
-        dncnn_depth=8, dncnn_channels=32, dncnn_epochs=10, hardened_epochs=30,
+        dncnn_depth=8, dncnn_channels=32, dncnn_epochs=10, hardened_epochs=10,
         # each chapter within about 2 hours on 2 CPU cores (estimates from one victim's
         # 151 s): the mixes, the transfer victims and the trainer grid run two seeds, and
         # DenseNet121 (about 6x a ResNet18 victim on a CPU) is left to a GPU
