@@ -38,7 +38,11 @@ def _cmd_train(args):
 
 def _cmd_protect(args):
     from .protect import protect_folder
-    rep = protect_folder(args.generator, args.input, args.output, overwrite=args.overwrite,
+    from .shipped import shipped_path
+    gen = args.generator or shipped_path()
+    if not args.generator:
+        print(f"generator: the shipped one, {gen} (its model card: {gen.parent / 'README.md'})")
+    rep = protect_folder(gen, args.input, args.output, overwrite=args.overwrite,
                          progress=not args.quiet)
     for p, frm, to in rep.converted[:10]:
         print(f"converted {p.name}: {frm} -> {to} (the generator works on {to} images)")
@@ -46,6 +50,14 @@ def _cmd_protect(args):
         print(f"skipped {p}: {why}", file=sys.stderr)
     print(rep.summary())
     return 0 if rep.written or not rep.skipped else 1
+
+
+def _cmd_ship(args):
+    from .shipped import build
+    d = build(args.profile or "quick", args.seed, tuple(args.victim_seeds), args.root, args.out,
+              progress=not args.quiet)
+    print(f"wrote {d['name']}.pt ({d['size_bytes'] / 1e6:.1f} MB), {d['name']}.json and README.md; "
+          f"victims: {d['victim_test_acc']}")
 
 
 def _cmd_book(args):
@@ -77,12 +89,23 @@ def main(argv=None) -> int:
     s.set_defaults(fn=_cmd_train)
 
     s = sub.add_parser("protect", help="protect a folder of images with a trained generator")
-    s.add_argument("--generator", required=True, help="generator checkpoint (.pt)")
+    s.add_argument("--generator", help="generator checkpoint (.pt); default: the shipped one "
+                                       "(cgan_lib/weights, trained on CIFAR-10: see its model card)")
     s.add_argument("input", help="folder of images (searched recursively)")
     s.add_argument("output", help="folder for the protected PNGs (must differ from input)")
     s.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=_cmd_protect)
+
+    s = sub.add_parser("ship", help="train, measure and export the shipped generator with its "
+                                    "model card (cgan_lib/weights)")
+    s.add_argument("--profile", help="default: quick")
+    s.add_argument("--seed", type=int, default=0, help="the generator's seed")
+    s.add_argument("--victim-seeds", type=int, nargs="+", default=[0, 1])
+    s.add_argument("--root", help="data root (default: $CGAN_DATA)")
+    s.add_argument("--out", help="folder (default: cgan_lib/weights)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(fn=_cmd_ship)
 
     s = sub.add_parser("book", help="execute the notebooks with papermill and build the HTML book")
     s.add_argument("--profile", help="ci, quick or paper (default: $CGAN_PROFILE or ci)")

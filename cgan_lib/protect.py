@@ -8,6 +8,8 @@ reported and skipped.
 """
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import numpy as np
 import torch
 
 from .artifacts import _atomic
+from .device import device_name
 from .device import progress as progress_bar
 from .gan import load_generator
 
@@ -26,9 +29,14 @@ class ProtectReport:
     written: list = field(default_factory=list)
     skipped: list = field(default_factory=list)      # (path, reason)
     converted: list = field(default_factory=list)    # (path, from_mode, to_mode)
+    seconds: dict = field(default_factory=dict)      # output path -> seconds (read, G, write)
+    device: str = ""
 
     def summary(self) -> str:
         s = f"protected {len(self.written)} image(s)"
+        if self.seconds:
+            t = sum(self.seconds.values())
+            s += f" in {t:.1f} s ({t / len(self.seconds):.2f} s per image on {self.device})"
         if self.converted:
             s += f"; converted {len(self.converted)} to the generator's channels"
         if self.skipped:
@@ -81,8 +89,9 @@ def protect_folder(generator: str | Path, in_dir: str | Path, out_dir: str | Pat
     dev = next(G.parameters()).device
     channels = G.channels
     files = sorted(p for p in in_dir.rglob("*") if p.is_file() and out_dir not in p.parents)
-    report = ProtectReport()
+    report = ProtectReport(device=device_name(dev))
     for p in progress_bar(files, "protect", progress):
+        t0 = time.perf_counter()
         if p.suffix.lower() not in IMAGE_SUFFIXES:
             report.skipped.append((p, "not an image file"))
             continue
@@ -107,4 +116,72 @@ def protect_folder(generator: str | Path, in_dir: str | Path, out_dir: str | Pat
             img.putalpha(alpha)
         _atomic(dst, lambda t: img.save(t, format="PNG"))
         report.written.append(dst)
+        report.seconds[dst] = time.perf_counter() - t0
     return report
+
+
+def image_quality(original: str | Path, protected: str | Path, channels: int = 3) -> dict:
+    """How far a protected file is from its original, both read as the generator saw them
+    (``channels``, values in [0, 1]; a 16-bit original at full depth, alpha left out):
+    PSNR (dB), SSIM and the largest change in 1/255 units."""
+    import kornia
+    a = _read(Path(original), channels)[0]
+    b = _read(Path(protected), channels)[0]
+    if a.shape != b.shape:
+        raise ValueError(f"{original} and {protected} differ in size: {tuple(a.shape)} vs "
+                         f"{tuple(b.shape)}; pass an original and its own protected copy.")
+    mse = float((a - b).pow(2).mean())
+    ssim = float(kornia.metrics.ssim(a[None], b[None], 7, padding="valid").mean())
+    return {"psnr_db": 10 * math.log10(1 / mse) if mse > 0 else float("inf"), "ssim": ssim,
+            "linf_255": float(((b - a).abs().max() * 255))}
+
+
+# The photos that ship inside the scikit-image wheel (no download), written the way a
+# user's folder looks: each name maps to (scikit-image function, file name, what is done).
+SAMPLE_PHOTOS = {
+    "astronaut": ("astronaut", "astronaut.jpg", "RGB JPEG (quality 92)"),
+    "chelsea": ("chelsea", "chelsea.png", "RGBA PNG (a soft alpha gradient)"),
+    "coffee": ("coffee", "coffee.jpg", "RGB JPEG (quality 92)"),
+    "rocket": ("rocket", "rocket.png", "RGB PNG"),
+    "camera": ("camera", "camera.png", "grayscale PNG"),
+    "coins": ("coins", "coins-16bit.png", "16-bit grayscale PNG"),
+}
+
+
+def sample_photo_folder(dest: str | Path, names=None, broken: bool = True) -> dict:
+    """Write scikit-image's sample photos into ``dest`` as a mixed folder (RGB JPEG, RGBA
+    PNG, grayscale, 16-bit PNG), plus a truncated JPEG and a text file when ``broken``.
+    Returns ``{file name: description}``."""
+    from PIL import Image
+    try:
+        import skimage.data
+    except ImportError as e:
+        raise ImportError("The sample photos come from scikit-image: pip install scikit-image "
+                          "(its wheel ships them, no download).") from e
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name in names or SAMPLE_PHOTOS:
+        fn, fname, what = SAMPLE_PHOTOS[name]
+        arr = getattr(skimage.data, fn)()
+        path = dest / fname
+        if "16-bit" in what:
+            img = Image.fromarray(arr.astype(np.uint16) * 257)   # mode I;16
+        elif "RGBA" in what:
+            h, w = arr.shape[:2]
+            alpha = np.tile(np.linspace(255, 64, w, dtype=np.float32), (h, 1)).astype(np.uint8)
+            img = Image.fromarray(np.dstack([arr, alpha]), mode="RGBA")
+        else:
+            img = Image.fromarray(arr)
+        if path.suffix == ".jpg":
+            _atomic(path, lambda t: img.save(t, format="JPEG", quality=92))
+        else:
+            _atomic(path, lambda t: img.save(t, format="PNG"))
+        out[fname] = f"{what}, {arr.shape[1]}x{arr.shape[0]} pixels"
+    if broken:
+        good = (dest / "astronaut.jpg").read_bytes() if (dest / "astronaut.jpg").exists() else b"\xff\xd8"
+        (dest / "broken.jpg").write_bytes(good[:len(good) // 5])
+        out["broken.jpg"] = "a JPEG cut off after a fifth of its bytes"
+        (dest / "notes.txt").write_text("not an image\n")
+        out["notes.txt"] = "a text file"
+    return out

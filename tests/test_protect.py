@@ -71,3 +71,50 @@ def test_protect_cli(generator, photos, tmp_path, capsys):
     assert rc == 0 and "protected 4 image(s)" in out.out and "broken.png" in out.err
     rc = main(["protect", "--generator", str(tmp_path / "missing.pt"), str(photos), str(tmp_path / "x")])
     assert rc == 2 and "No checkpoint" in capsys.readouterr().err
+
+
+def test_sample_photo_folder_and_quality(generator, tmp_path):
+    pytest.importorskip("skimage")
+    from cgan_lib.protect import SAMPLE_PHOTOS, image_quality, sample_photo_folder
+    made = sample_photo_folder(tmp_path / "photos", names=["chelsea", "coins"])
+    assert set(made) == {"chelsea.png", "coins-16bit.png", "broken.jpg", "notes.txt"}
+    assert Image.open(tmp_path / "photos" / "coins-16bit.png").mode == "I;16"
+    assert Image.open(tmp_path / "photos" / "chelsea.png").mode == "RGBA"
+    rep = protect_folder(generator, tmp_path / "photos", tmp_path / "out", progress=False)
+    assert sorted(p.name for p in rep.written) == ["chelsea.png", "coins-16bit.png"]
+    assert {p.name for p, _ in rep.skipped} == {"broken.jpg", "notes.txt"}
+    assert set(rep.seconds) == set(rep.written) and "per image" in rep.summary()
+    q = image_quality(tmp_path / "photos" / "chelsea.png", tmp_path / "out" / "chelsea.png")
+    assert q["linf_255"] <= 8 + 0.5 and 20 < q["psnr_db"] < 80 and 0 < q["ssim"] <= 1
+    same = image_quality(tmp_path / "photos" / "chelsea.png", tmp_path / "photos" / "chelsea.png")
+    assert same["psnr_db"] == float("inf") and same["linf_255"] == 0
+    with pytest.raises(ValueError, match="differ in size"):
+        image_quality(tmp_path / "photos" / "chelsea.png", tmp_path / "out" / "coins-16bit.png")
+    assert "astronaut" in SAMPLE_PHOTOS
+
+
+def test_missing_shipped_generator_says_how_to_get_one(tmp_path):
+    from cgan_lib.shipped import ShippedGeneratorMissing, shipped_path
+    with pytest.raises(ShippedGeneratorMissing, match="--generator"):
+        shipped_path(tmp_path)
+
+
+def test_shipped_generator_loads_protects_and_matches_its_card(tmp_path):
+    from cgan_lib import shipped
+    from cgan_lib.gan import load_generator
+    path = shipped.shipped_path()                     # committed with the package
+    G = load_generator(path, device="cpu")            # torch.load(weights_only=True) inside
+    card = shipped.card_data()
+    assert G.meta["dataset"] == card["dataset"] == "cifar10" and G.channels == 3
+    assert round(G.eps * 255) == card["eps_255"] == 8
+    assert path.stat().st_size < 20e6                 # "a few MB"
+    # the model card is rendered from the measurements, never edited by hand
+    assert (path.parent / "README.md").read_text() == shipped.model_card(card)
+    assert set(card["victim_test_acc"]) == {"natural, none", "protected, none",
+                                            "natural, flip+crop", "protected, flip+crop"}
+    d = tmp_path / "in"
+    d.mkdir()
+    Image.fromarray(np.full((40, 60, 3), 128, np.uint8)).save(d / "grey.png")
+    assert main(["protect", str(d), str(tmp_path / "out"), "--quiet"]) == 0   # no --generator
+    out = np.asarray(Image.open(tmp_path / "out" / "grey.png")).astype(int)
+    assert out.shape == (40, 60, 3) and np.abs(out - 128).max() <= 8
