@@ -266,6 +266,7 @@ EXPERIMENT_TITLES = {
     "table1": "Table 1: transferability, noise made with ResNet18, victims of other architectures (paper: SVHN, CIFAR-10, ImageNet25)",
     "table3": "Table 3 (Appendix D): the denoiser attack (paper: CIFAR-10, ResNet18)",
     "countermeasures": "Beyond the paper: countermeasures of the trainer, each with crop + flip (no paper values)",
+    "hardened": "Beyond the paper: hardened generators (chapter 9), without and with crop + flip (no paper values)",
     "fig7": "Figure 7 (Appendix A): CAR and GCR at random checkpoints (paper: CAR > 90%, GCR < 2%)",
 }
 METRIC_LABELS = {"test_acc": "last epoch", "early_stop_test_acc": "early stop (validation)",
