@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from .device import progress as progress_bar
 from .data import to_float, to_uint8
 from .device import get_device
-from .victim import TrainSettings, new_classifier
+from .victim import TrainSettings, _autocast, new_classifier
 
 # Appendix G.2, in the paper's order (its list has 21 entries; "(0,0,240,0)" read as (0,0,240)).
 CWP_COLOURS = [(220, 0, 0), (230, 0, 0), (240, 0, 0), (250, 0, 0), (0, 220, 0), (0, 230, 0),
@@ -131,7 +131,9 @@ def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
             idx = perm[pos:pos + bs].to(dev)
             pos += bs
             xb = (x[idx] + delta[idx]).clamp(0, 1)
-            loss = F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)), y[idx])
+            with _autocast(dev):   # bf16 where the victims train in bf16 (one engine)
+                out = model(xb.contiguous(memory_format=torch.channels_last))
+            loss = F.cross_entropy(out.float(), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -140,7 +142,8 @@ def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
             wrong = torch.zeros((), device=dev, dtype=torch.long)
             for i in range(0, n, 512):
                 xb = (x[i:i + 512] + delta[i:i + 512]).clamp(0, 1)
-                wrong += (model(xb).argmax(1) != y[i:i + 512]).sum()
+                with _autocast(dev):
+                    wrong += (model(xb).argmax(1) != y[i:i + 512]).sum()
         errors.append(wrong.item() / n)
         bar.set_postfix(error=f"{errors[-1]:.3f}")
         if errors[-1] < s.stop_error:
@@ -156,7 +159,9 @@ def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
             for _ in range(s.steps):
                 d.requires_grad_(True)
                 xin = (xb + d).clamp(0, 1).contiguous(memory_format=torch.channels_last)
-                loss = F.cross_entropy(model(xin), yb, reduction="sum")
+                with _autocast(dev):
+                    out = model(xin)
+                loss = F.cross_entropy(out.float(), yb, reduction="sum")
                 grad, = torch.autograd.grad(loss, d)
                 d = (d.detach() - s.step_size * grad.sign()).clamp(-eps, eps)
             delta[i:i + pb] = d.detach()

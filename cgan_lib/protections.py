@@ -19,6 +19,7 @@ import torch
 
 from . import baselines
 from .artifacts import cached_tensors
+from .device import precision_key
 from .gan import GANSettings, protect_tensor, train_confoundergan
 from .victim import TrainSettings, tensor_digest, trained_classifier
 
@@ -129,7 +130,8 @@ class ErrorMinimizingNoise(Protection):
                     "stopped": torch.tensor(info["stopped"]),
                     "seconds": torch.tensor(info["seconds"])}
 
-        st = cached_tensors("emn", dict(data=tensor_digest(x_u8, y), **asdict(s)), run)
+        st = cached_tensors("emn", dict(data=tensor_digest(x_u8, y), **asdict(s), **precision_key()),
+                            run)
         self._x = st["x"]
         self.info = dict(rounds=int(st["rounds"]), errors=st["errors"].tolist(),
                          final_error=float(st["errors"][-1]), stopped=bool(st["stopped"]),
