@@ -188,6 +188,10 @@ def status_table(root: Path | None = None) -> str:
             out.append(f"| {r['notebook']} | {r['status']} | {r.get('seconds', 0):.0f} s | {cold} | "
                        f"{f'{mem:,.0f} MB' if mem else ''} | {c.get('started') or r.get('started', '')} |")
         out.append("")
+        # what a time cannot say by itself (a run paused, or sharing the machine)
+        out += [f"* {r['notebook']}: {r['note']}" for r in rows if r.get("note")]
+        if any(r.get("note") for r in rows):
+            out.append("")
     if not out:
         return "No notebook has been executed yet: run `python -m cgan_lib book`."
     return "\n".join(out)

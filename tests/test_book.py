@@ -57,7 +57,7 @@ def test_scoreboard_and_status_from_records(tmp_path, monkeypatch):
         (res / "02.json").write_text(json.dumps({"notebook": "02", "records": recs}))
     (tmp_path / "results" / "ci" / "_status.json").write_text(json.dumps({"notebooks": [
         {"notebook": "02", "profile": "ci", "status": "ok", "seconds": 12.0, "device": "CPU",
-         "started": "x", "peak_rss_mb": 1234, "computed": 0,
+         "started": "x", "peak_rss_mb": 1234, "computed": 0, "note": "paused for an hour",
          "cold": {"seconds": 380.0, "peak_rss_mb": 2345, "computed": 40, "device": "CPU", "started": "y"}}]}))
     board = book.scoreboard_tables()
     assert "Table 2" in board and "11.2 (cifar10)" in board
@@ -73,6 +73,7 @@ def test_scoreboard_and_status_from_records(tmp_path, monkeypatch):
     assert "Chapter 9 goal" not in claims and "the paper's claim" in claims
     status = book.status_table()
     assert "| 02 | ok | 12 s | 380 s, 40 artifacts | 2,345 MB | y |" in status
+    assert "* 02: paused for an hour" in status              # a note explains a time
     assert "### Profile `ci`" in status and "Device: CPU." in status
     assert book.scoreboard_figure(tmp_path / "dots.png").is_file()
 
