@@ -38,7 +38,7 @@ from .augment import augment_batch
 from .data import to_float, to_uint8
 from .device import get_device
 from .device import progress as progress_bar
-from .models import Generator, l2_bound
+from .models import Generator, freeze, l2_bound
 
 VARIANTS = ("eot", "texture-label", "texture")
 
@@ -189,10 +189,7 @@ def train_hardened(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int, s: Harde
         row = dict(zip(("loss", "read_acc", "noise_l2"), (tot / max(1, seen)).tolist()))
         row.update(epoch=ep + 1, seconds=round(time.time() - t0, 2))
         hist.append(row)
-    G.eval()
-    for p in G.parameters():
-        p.requires_grad_(False)
-    return G, hist
+    return freeze(G), hist
 
 
 @torch.no_grad()

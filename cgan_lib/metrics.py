@@ -6,6 +6,12 @@ import torch
 from .data import to_float
 
 
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1]: uint8 tensors are scaled, floating ones (already in [0, 1], e.g. a
+    16-bit photo read at full depth) are taken as they are."""
+    return x.float() if x.is_floating_point() else to_float(x)
+
+
 def noise_of(protected_u8: torch.Tensor, clean_u8: torch.Tensor) -> torch.Tensor:
     """The noise a victim actually receives, in [0, 1] units."""
     return to_float(protected_u8) - to_float(clean_u8)
@@ -20,8 +26,8 @@ def l2(noise: torch.Tensor) -> torch.Tensor:
 
 
 def psnr(a_u8: torch.Tensor, b_u8: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR in dB (inf where the images are identical)."""
-    mse = (to_float(a_u8) - to_float(b_u8)).pow(2).flatten(1).mean(1)
+    """Per-image PSNR in dB (inf where the images are identical); uint8 or [0, 1] floats."""
+    mse = (_unit(a_u8) - _unit(b_u8)).pow(2).flatten(1).mean(1)
     return 10 * torch.log10(1.0 / mse)
 
 
@@ -33,9 +39,9 @@ def mean_psnr(a_u8: torch.Tensor, b_u8: torch.Tensor) -> float:
 
 def ssim(a_u8: torch.Tensor, b_u8: torch.Tensor, window: int = 7) -> torch.Tensor:
     """Per-image SSIM (Wang et al. 2004; kornia's, Gaussian window sigma 1.5, valid
-    padding), averaged over pixels and channels."""
+    padding), averaged over pixels and channels; uint8 or [0, 1] floats."""
     import kornia
-    return kornia.metrics.ssim(to_float(a_u8), to_float(b_u8), window,
+    return kornia.metrics.ssim(_unit(a_u8), _unit(b_u8), window,
                                padding="valid").flatten(1).mean(1)
 
 

@@ -20,6 +20,17 @@ from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 ARCHS = ("resnet18", "resnet50", "vgg11", "densenet121")
 
 
+def freeze(model: nn.Module, device=None) -> nn.Module:
+    """Put ``model`` in eval mode with every parameter's gradient off (on ``device`` if
+    given): how a trained f, G or victim is used once it is trained."""
+    if device is not None:
+        model = model.to(device)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
 class Normalize(nn.Module):
     def __init__(self, mean, std):
         super().__init__()

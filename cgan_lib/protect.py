@@ -8,7 +8,6 @@ reported and skipped.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import metrics
 from .artifacts import _atomic
 from .device import device_name
 from .device import progress as progress_bar
@@ -124,15 +124,13 @@ def image_quality(original: str | Path, protected: str | Path, channels: int = 3
     """How far a protected file is from its original, both read as the generator saw them
     (``channels``, values in [0, 1]; a 16-bit original at full depth, alpha left out):
     PSNR (dB), SSIM and the largest change in 1/255 units."""
-    import kornia
     a = _read(Path(original), channels)[0]
     b = _read(Path(protected), channels)[0]
     if a.shape != b.shape:
         raise ValueError(f"{original} and {protected} differ in size: {tuple(a.shape)} vs "
                          f"{tuple(b.shape)}; pass an original and its own protected copy.")
-    mse = float((a - b).pow(2).mean())
-    ssim = float(kornia.metrics.ssim(a[None], b[None], 7, padding="valid").mean())
-    return {"psnr_db": 10 * math.log10(1 / mse) if mse > 0 else float("inf"), "ssim": ssim,
+    return {"psnr_db": float(metrics.psnr(a[None], b[None])[0]),
+            "ssim": float(metrics.ssim(a[None], b[None])[0]),
             "linf_255": float(((b - a).abs().max() * 255))}
 
 

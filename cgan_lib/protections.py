@@ -21,6 +21,7 @@ from . import baselines
 from .artifacts import cached_tensors
 from .device import precision_key
 from .gan import GANSettings, protect_tensor, train_confoundergan
+from .models import freeze
 from .victim import TrainSettings, tensor_digest, trained_classifier
 
 PROTECTIONS: dict[str, type] = {}
@@ -192,9 +193,7 @@ class _Hardened(Protection):
                                  f if self.variant == "texture" else None, s.temperature)
         G.load_state_dict(st["state"], strict=False)
         from .device import get_device
-        self.G = G.to(get_device()).eval()
-        for p in self.G.parameters():
-            p.requires_grad_(False)
+        self.G = freeze(G, get_device())
         self.info = dict(f_test_acc=f_acc, f_settings=fs, history=st["history"], settings=s)
 
     def _protect(self, x_u8, y):

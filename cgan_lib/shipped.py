@@ -14,7 +14,7 @@ import platform
 import time
 from pathlib import Path
 
-from .artifacts import atomic_write_text
+from .artifacts import atomic_write_text, spread
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # the departures from the paper that matter for the generator and its measurement
@@ -97,10 +97,8 @@ def build(profile: str = "quick", seed: int = 0, victim_seeds=(0, 1), data_root=
 
 
 def _cell(vals: dict) -> str:
-    v = [100 * x for x in vals.values()]
-    m = sum(v) / len(v)
-    sd = (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0
-    return f"{m:.1f} ± {sd:.1f} ({len(v)})"
+    m, sd = spread(100 * x for x in vals.values())
+    return f"{m:.1f} ± {sd:.1f} ({len(vals)})"
 
 
 def model_card(d: dict) -> str:

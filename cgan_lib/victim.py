@@ -33,7 +33,7 @@ from .augment import augment_batch
 from .data import mean_std, to_float
 from .device import device_name, get_device, precision_key, uses_bf16
 from .device import progress as progress_bar
-from .models import make_classifier
+from .models import freeze, make_classifier
 
 
 def tensor_digest(*ts: torch.Tensor) -> str:
@@ -278,7 +278,4 @@ def trained_classifier(train_x, train_y, test_x, test_y, n_classes, s: TrainSett
     st = cached_tensors("classifier", params, run)
     model = new_classifier(train_x, n_classes, replace(s, pretrained=False))
     model.load_state_dict(st["state_dict"])
-    model = model.to(get_device()).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model, float(st["test_acc"])
+    return freeze(model, get_device()), float(st["test_acc"])

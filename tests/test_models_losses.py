@@ -96,3 +96,18 @@ def test_ssim_and_psnr_behave():
     s_small, s_large = metrics.ssim(x, small), metrics.ssim(x, large)
     assert (s_small < 1).all() and (s_large < s_small).all()
     assert (metrics.psnr(x, large) < metrics.psnr(x, small)).all()
+    # the same images as [0, 1] floats (how a 16-bit photo is read) give the same numbers
+    xf, lf = x.float() / 255, large.float() / 255
+    assert torch.allclose(metrics.psnr(xf, lf), metrics.psnr(x, large))
+    assert torch.allclose(metrics.ssim(xf, lf), metrics.ssim(x, large))
+    assert torch.isinf(metrics.psnr(xf, xf)).all()
+
+
+def test_freeze_turns_off_training():
+    from cgan_lib.models import freeze
+    m = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4), torch.nn.Dropout(0.5))
+    out = freeze(m)
+    assert out is m and not m.training and not any(mod.training for mod in m.modules())
+    assert not any(p.requires_grad for p in m.parameters())
+    x = torch.randn(3, 4)
+    assert torch.equal(m(x), m(x))          # dropout off, BN on its running statistics
