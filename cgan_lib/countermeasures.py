@@ -9,13 +9,17 @@ trainer setting instead (``TrainSettings.adv_eps``, see :mod:`cgan_lib.victim`).
 
 Names: ``none``, ``grayscale``, ``jpeg-Q`` (quality Q in 1..100, libjpeg through
 torchvision's encoder and decoder: a real compression, not an approximation), ``bdr-B``
-(B bits per channel) and ``at-E`` (PGD adversarial training with an L-inf budget of E/255).
+(B bits per channel), ``dncnn`` (a blind DnCNN denoiser trained on Gaussian noise over photo
+patches, :func:`cgan_lib.denoiser.blind_denoiser`: the trainer's generic denoiser, not
+chapter 07's attacker who owns the generator) and ``at-E`` (PGD adversarial training with an
+L-inf budget of E/255).
 """
 from __future__ import annotations
 
 import torch
 
-LABELS = {"none": "no countermeasure", "grayscale": "grayscale", "bdr": "bit-depth reduction"}
+LABELS = {"none": "no countermeasure", "grayscale": "grayscale", "bdr": "bit-depth reduction",
+          "dncnn": "blind DnCNN"}
 
 
 def grayscale(x_u8: torch.Tensor) -> torch.Tensor:
@@ -68,8 +72,9 @@ def applies_to(name: str, channels: int) -> bool:
     return not (name == "grayscale" and channels == 1)
 
 
-def apply(name: str, x_u8: torch.Tensor) -> torch.Tensor:
-    """The training images as the trainer keeps them after countermeasure ``name``."""
+def apply(name: str, x_u8: torch.Tensor, denoiser=None) -> torch.Tensor:
+    """The training images as the trainer keeps them after countermeasure ``name``
+    (``dncnn`` needs the trained ``denoiser``: ``Experiment.countermeasure`` supplies it)."""
     if x_u8.dtype != torch.uint8:
         raise TypeError(f"Countermeasures take uint8 images, not {x_u8.dtype}.")
     kind, _, arg = str(name).partition("-")
@@ -79,8 +84,14 @@ def apply(name: str, x_u8: torch.Tensor) -> torch.Tensor:
         return grayscale(x_u8)
     if kind in ("jpeg", "bdr") and arg.isdigit():
         return jpeg(x_u8, int(arg)) if kind == "jpeg" else bit_depth(x_u8, int(arg))
+    if name == "dncnn":
+        if denoiser is None:
+            raise ValueError("dncnn needs a trained denoiser: pass denoiser= (e.g. "
+                             "cgan_lib.denoiser.blind_denoiser) or use Experiment.countermeasure.")
+        from .denoiser import denoise
+        return denoise(denoiser, x_u8)
     if kind == "at":
         raise ValueError(f"{name} is a trainer setting, not a data transform: use split().")
     raise ValueError(f"Unknown countermeasure {name!r}. Known: none, grayscale, jpeg-Q "
-                     f"(quality 1..100, e.g. jpeg-10), bdr-B (bits 1..8, e.g. bdr-2), at-E "
+                     f"(quality 1..100, e.g. jpeg-10), bdr-B (bits 1..8, e.g. bdr-2), dncnn, at-E "
                      f"(adversarial training, E/255).")

@@ -103,3 +103,72 @@ def denoise(model, x_u8: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     out = [to_uint8(model(to_float(x_u8[i:i + batch_size].to(dev))).clamp(0, 1)).cpu()
            for i in range(0, len(x_u8), batch_size)]
     return torch.cat(out) if out else x_u8.clone()
+
+
+# -- a trainer's generic denoiser (chapter 08's ``dncnn`` countermeasure) ----------------
+# A trainer without the owner's generator cannot make (protected, natural) pairs. What they
+# can have is a *blind* denoiser: DnCNN-B of Zhang et al. (2017), trained to remove Gaussian
+# noise of unknown strength from natural photos. The photos here are the ones inside the
+# scikit-image wheel (no download, never a training or test image of any dataset), cut into
+# patches at several scales, as DnCNN was trained on patches of the BSD photos.
+BLIND_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
+                "immunohistochemistry", "retina", "camera", "coins", "brick", "grass",
+                "gravel", "moon", "clock", "cell", "page", "text")
+
+
+def _photo(name: str, channels: int) -> torch.Tensor:
+    import skimage.data
+    a = torch.from_numpy(getattr(skimage.data, name)().copy())
+    a = a[..., None].expand(*a.shape, 3) if a.ndim == 2 else a[..., :3]
+    x = a.permute(2, 0, 1).float()                       # (3, H, W), 0..255
+    if channels == 1:
+        x = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
+    elif channels != 3:
+        raise ValueError(f"Photo patches come in 1 or 3 channels, not {channels}.")
+    return x
+
+
+def photo_patches(n: int, size, channels: int, seed: int = 0,
+                  scales=(2, 3, 4, 6)) -> torch.Tensor:
+    """``n`` uint8 patches of ``size`` (``(H, W)`` or an int) cut from scikit-image's sample
+    photos, each photo first shrunk so that its short side is ``k`` patch sizes for ``k`` in
+    ``scales`` (small images show whole objects, as CIFAR's do), with random flips."""
+    h, w = (size, size) if isinstance(size, int) else tuple(size)
+    g = torch.Generator().manual_seed(seed)
+    pyramid = []
+    for name in BLIND_PHOTOS:
+        x = _photo(name, channels)
+        for k in scales:
+            r = k * max(h, w) / min(x.shape[1:])
+            hw = (max(h, round(x.shape[1] * r)), max(w, round(x.shape[2] * r)))
+            pyramid.append(F.interpolate(x[None], size=hw, mode="bilinear", antialias=True,
+                                         align_corners=False)[0].round().clamp(0, 255).to(torch.uint8))
+    out = torch.empty(n, channels, h, w, dtype=torch.uint8)
+    which = torch.randint(len(pyramid), (n,), generator=g)
+    for i in range(n):
+        p = pyramid[int(which[i])]
+        top = int(torch.randint(p.shape[1] - h + 1, (1,), generator=g))
+        left = int(torch.randint(p.shape[2] - w + 1, (1,), generator=g))
+        patch = p[:, top:top + h, left:left + w]
+        out[i] = patch.flip(-1) if torch.rand((), generator=g) < 0.5 else patch
+    return out
+
+
+def gaussian_pairs(clean_u8: torch.Tensor, sigma_max: float, seed: int = 0) -> torch.Tensor:
+    """Noisy copies of ``clean_u8``: Gaussian noise of a standard deviation drawn per image
+    from U[0, ``sigma_max``] (in [0, 1] units), saved as uint8 like any image file."""
+    g = torch.Generator().manual_seed(seed)
+    sigma = torch.rand(len(clean_u8), 1, 1, 1, generator=g) * sigma_max
+    noise = torch.randn(clean_u8.shape, generator=g) * sigma
+    return to_uint8(to_float(clean_u8) + noise)
+
+
+def blind_denoiser(n: int, size, channels: int, sigma_max: float, s: DenoiserSettings,
+                   progress: bool = True, desc: str = "blind DnCNN"):
+    """A DnCNN trained to remove Gaussian noise (sigma up to ``sigma_max``) from ``n`` photo
+    patches (:func:`photo_patches`, seeded by ``s.seed``): the denoiser a trainer can have
+    without knowing the protection. Cached like :func:`train_denoiser`."""
+    if not 0 < sigma_max <= 1:
+        raise ValueError(f"sigma_max is in [0, 1] units (e.g. 8/255), not {sigma_max}.")
+    clean = photo_patches(n, size, channels, seed=s.seed)
+    return train_denoiser(gaussian_pairs(clean, sigma_max, seed=s.seed), clean, s, progress, desc)

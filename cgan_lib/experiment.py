@@ -113,14 +113,33 @@ class Experiment:
         curve; the same numbers, a fifth less time for deep victims on a CPU)."""
         from . import countermeasures
         y = self.data.train_y if train_y is None else train_y
+        seed = self.seed0 if seed is None else seed
         data_cm, adv = countermeasures.split(countermeasure)
         if data_cm != "none":
-            train_x = countermeasures.apply(data_cm, train_x)
+            train_x = self.countermeasure(data_cm, train_x, seed)
         s = TrainSettings.victim(self.profile, aug=aug, arch=arch or self.profile.arch,
-                                 seed=self.seed0 if seed is None else seed,
+                                 seed=seed,
                                  **({"adv_eps": adv} if adv else {}))
         return victim_result(train_x, y, self.data.test_x, self.data.test_y,
                              self.data.n_classes, s, self.progress, desc, curves=curves)
+
+    def countermeasure(self, name: str, train_x: torch.Tensor, seed: int | None = None):
+        """``train_x`` after the data countermeasure ``name``. ``dncnn`` is the blind
+        denoiser of :func:`cgan_lib.denoiser.blind_denoiser` (seeded by ``seed``), trained
+        on half as many photo patches as there are training images, at their size, with
+        Gaussian noise up to the dataset's budget (the trainer knows the usual budgets)."""
+        from . import countermeasures
+        dn = self.blind_denoiser(seed) if name == "dncnn" else None
+        return countermeasures.apply(name, train_x, denoiser=dn)
+
+    def blind_denoiser(self, seed: int | None = None):
+        """The trainer's blind DnCNN for this dataset and seed (cached)."""
+        from .denoiser import DenoiserSettings, blind_denoiser
+        seed = self.seed0 if seed is None else seed
+        s = DenoiserSettings.from_profile(self.profile, seed=seed)
+        d = self.data
+        return blind_denoiser(max(2, len(d.train_x) // 2), d.image_size, d.channels, self.eps,
+                              s, self.progress, desc=f"blind DnCNN (seed {seed})")[0]
 
     def victims(self, make_data: Callable[[int], object], aug: str = "none",
                 arch: str | None = None, desc: str = "victim", seeds=None,

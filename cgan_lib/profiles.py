@@ -102,7 +102,8 @@ class Profile:
     # et al. train CIFAR-10 models with 7-10 steps)
     at_steps: int = 10
     # the countermeasures of chapter 08 (cgan_lib.countermeasures), each with crop + flip
-    countermeasures: tuple = ("none", "grayscale", "jpeg-10", "bdr-2", "at-8", "at-4")
+    countermeasures: tuple = ("none", "grayscale", "jpeg-10", "bdr-2", "dncnn", "at-8",
+                              "at-4")
     # transferability (Section 5.3.1, Table 1): noise made with ResNet18, victims of these
     # architectures, on these datasets (ImageNet25 is a folder the user passes in addition)
     transfer_archs: tuple = ("vgg11", "resnet18", "resnet50", "densenet121")
@@ -173,7 +174,7 @@ PROFILES: dict[str, Profile] = {
         # Table 1 without ResNet50 (34 s a victim here, 6 victims): CI stays within 30
         # minutes; quick has ResNet50 and leaves out DenseNet121, so each is measured
         transfer_archs=("vgg11", "resnet18", "densenet121"),
-        countermeasures=("none", "grayscale", "jpeg-10", "bdr-2", "at-8"),
+        countermeasures=("none", "grayscale", "jpeg-10", "bdr-2", "dncnn", "at-8"),
         dncnn_depth=6, dncnn_channels=32, dncnn_epochs=15, hardened_epochs=15),
     # quick's size: the smallest CIFAR-10 subset we measured whose natural victim reaches
     # 65% without augmentation (benchmarks/quick_sizing.py: 3,000 images 46%, 10,000 59%,

@@ -58,3 +58,44 @@ def test_paper_values_by_dataset_fall_back_to_cifar10():
     assert paper.closest_value("table1", "natural", "No augmentation", "cifar10", "resnet18") is None
     assert paper.closest_value("table3", "denoised", "No augmentation", "cifar10").value == 0.779
     assert {r["arch"] for r in paper.rows("table1")} == {"vgg11", "resnet50", "densenet121"}
+
+
+def test_photo_patches_are_real_seeded_and_sized():
+    from cgan_lib.denoiser import photo_patches
+    a = photo_patches(64, (28, 28), 1, seed=0)
+    assert a.shape == (64, 1, 28, 28) and a.dtype == torch.uint8
+    assert torch.equal(a, photo_patches(64, 28, 1, seed=0))          # seeded
+    assert not torch.equal(a, photo_patches(64, 28, 1, seed=1))
+    c = photo_patches(32, (32, 32), 3, seed=0)
+    assert c.shape == (32, 3, 32, 32)
+    assert c.float().std() > 20          # photos, not a constant or an empty tensor
+    assert (c[:, 0] != c[:, 1]).any()    # colour photos keep their colour
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        photo_patches(2, 8, 4)
+
+
+def test_gaussian_pairs_keep_the_strength_drawn():
+    from cgan_lib.denoiser import gaussian_pairs
+    x = torch.full((200, 1, 16, 16), 128, dtype=torch.uint8)
+    noisy = gaussian_pairs(x, 8 / 255, seed=0)
+    d = to_float(noisy) - to_float(x)
+    sd = d.flatten(1).std(1)
+    assert sd.max() <= 8.5 / 255 and sd.min() < 1 / 255 and sd.mean() > 3 / 255   # U[0, 8/255]
+    assert torch.equal(noisy, gaussian_pairs(x, 8 / 255, seed=0))
+
+
+def test_blind_denoiser_removes_gaussian_noise_from_unseen_patches(tmp_cache):
+    from cgan_lib import countermeasures as CM
+    from cgan_lib.denoiser import blind_denoiser, gaussian_pairs, photo_patches
+    s = DenoiserSettings(depth=4, channels=16, epochs=20, lr=1e-3, batch_size=32, seed=0)
+    model, hist = blind_denoiser(512, 16, 3, 16 / 255, s, progress=False)
+    assert hist["loss"][-1] < hist["loss"][0]
+    clean = photo_patches(128, 16, 3, seed=7)                         # other patches
+    noisy = gaussian_pairs(clean, 16 / 255, seed=7)
+    out = CM.apply("dncnn", noisy, denoiser=model)
+    assert out.dtype == torch.uint8 and out.shape == noisy.shape
+    assert psnr(out, clean).mean() > psnr(noisy, clean).mean() + 1
+    with pytest.raises(ValueError, match="needs a trained denoiser"):
+        CM.apply("dncnn", noisy)
+    with pytest.raises(ValueError, match="sigma_max"):
+        blind_denoiser(8, 16, 3, 8, s, progress=False)
