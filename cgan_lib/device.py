@@ -48,9 +48,9 @@ def _cpu_has_bf16() -> bool:
 def uses_bf16(device: torch.device | None = None) -> bool:
     """Whether classifier training and evaluation run in bf16 autocast on ``device``.
 
-    On CUDA, always. On a CPU, where oneDNN computes bf16 natively (AVX512-BF16 or AMX):
-    a ResNet18 victim step is about 1.35x faster there than in fp32; elsewhere bf16 would
-    be emulated, and slower. ``CGAN_PRECISION=fp32`` turns it off, ``=bf16`` forces it.
+    On CUDA, always. On a CPU, where oneDNN computes bf16 natively (AVX512-BF16 or AMX),
+    where a victim step is faster than in fp32; elsewhere bf16 would be emulated, and
+    slower. ``CGAN_PRECISION=fp32`` turns it off, ``=bf16`` forces it.
     The choice is part of the device label of every number and of the cache keys.
     """
     device = device or get_device()
