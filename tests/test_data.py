@@ -116,7 +116,7 @@ def test_profiles():
         if p.name != "paper":
             assert p.departures, f"{p.name} must say how it departs from the paper"
     # departures are computed from the fields: any changed constant shows up
-    assert "victim epochs: 6 (paper: 90)" in get_profile("ci").departures
+    assert "victim epochs: 4 (paper: 90)" in get_profile("ci").departures
     assert "EMN outer lr: 0.1 (paper: 0.003)" in get_profile("ci").departures
     wd = paper.replace(weight_decay=0.0).departures
     assert wd == ("weight decay: 0 (paper: 0.0005)",), wd
