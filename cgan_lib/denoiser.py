@@ -13,6 +13,7 @@ channels, Adam at 1e-3 for 50 epochs with the lr divided by 10 after 30, as Zhan
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import asdict, dataclass, replace
 
@@ -117,15 +118,31 @@ BLIND_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
 
 
 def _photo(name: str, channels: int) -> torch.Tensor:
+    """One sample photo as a float (channels, H, W) tensor in 0..255; one channel is the
+    luma that the grayscale countermeasure computes (torchvision's ITU-R 601 weights)."""
     import skimage.data
+    from torchvision.transforms.v2 import functional as TF
+    if channels not in (1, 3):
+        raise ValueError(f"Photo patches come in 1 or 3 channels, not {channels}.")
     a = torch.from_numpy(getattr(skimage.data, name)().copy())
     a = a[..., None].expand(*a.shape, 3) if a.ndim == 2 else a[..., :3]
     x = a.permute(2, 0, 1).float()                       # (3, H, W), 0..255
-    if channels == 1:
-        x = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
-    elif channels != 3:
-        raise ValueError(f"Photo patches come in 1 or 3 channels, not {channels}.")
-    return x
+    return TF.rgb_to_grayscale(x, num_output_channels=1) if channels == 1 else x
+
+
+@functools.lru_cache(maxsize=4)
+def _pyramid(h: int, w: int, channels: int, scales: tuple) -> tuple:
+    """Every photo shrunk so that its short side is ``k`` patch sizes, for ``k`` in
+    ``scales`` (uint8). Built once per process: each seed's patches are cut from it."""
+    out = []
+    for name in BLIND_PHOTOS:
+        x = _photo(name, channels)
+        for k in scales:
+            r = k * max(h, w) / min(x.shape[1:])
+            hw = (max(h, round(x.shape[1] * r)), max(w, round(x.shape[2] * r)))
+            out.append(F.interpolate(x[None], size=hw, mode="bilinear", antialias=True,
+                                     align_corners=False)[0].round().clamp(0, 255).to(torch.uint8))
+    return tuple(out)
 
 
 def photo_patches(n: int, size, channels: int, seed: int = 0,
@@ -135,14 +152,7 @@ def photo_patches(n: int, size, channels: int, seed: int = 0,
     ``scales`` (small images show whole objects, as CIFAR's do), with random flips."""
     h, w = (size, size) if isinstance(size, int) else tuple(size)
     g = torch.Generator().manual_seed(seed)
-    pyramid = []
-    for name in BLIND_PHOTOS:
-        x = _photo(name, channels)
-        for k in scales:
-            r = k * max(h, w) / min(x.shape[1:])
-            hw = (max(h, round(x.shape[1] * r)), max(w, round(x.shape[2] * r)))
-            pyramid.append(F.interpolate(x[None], size=hw, mode="bilinear", antialias=True,
-                                         align_corners=False)[0].round().clamp(0, 255).to(torch.uint8))
+    pyramid = _pyramid(h, w, channels, tuple(scales))
     out = torch.empty(n, channels, h, w, dtype=torch.uint8)
     which = torch.randint(len(pyramid), (n,), generator=g)
     for i in range(n):

@@ -99,3 +99,16 @@ def test_blind_denoiser_removes_gaussian_noise_from_unseen_patches(tmp_cache):
         CM.apply("dncnn", noisy)
     with pytest.raises(ValueError, match="sigma_max"):
         blind_denoiser(8, 16, 3, 8, s, progress=False)
+
+
+def test_the_photo_pyramid_is_built_once_and_gray_patches_use_the_countermeasures_luma():
+    from cgan_lib import countermeasures, denoiser
+    denoiser._pyramid.cache_clear()
+    a = denoiser.photo_patches(8, 12, 1, seed=0)
+    b = denoiser.photo_patches(8, 12, 1, seed=1)
+    assert denoiser._pyramid.cache_info().misses == 1 and denoiser._pyramid.cache_info().hits == 1
+    assert not torch.equal(a, b)
+    rgb = denoiser._photo("astronaut", 3).round().to(torch.uint8)[None]
+    gray = denoiser._photo("astronaut", 1)
+    # the same weights as the grayscale countermeasure (up to rounding of uint8 output)
+    assert (gray.round() - countermeasures.grayscale(rgb)[0, :1].float()).abs().max() <= 1
