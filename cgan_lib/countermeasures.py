@@ -95,3 +95,33 @@ def apply(name: str, x_u8: torch.Tensor, denoiser=None) -> torch.Tensor:
     raise ValueError(f"Unknown countermeasure {name!r}. Known: none, grayscale, jpeg-Q "
                      f"(quality 1..100, e.g. jpeg-10), bdr-B (bits 1..8, e.g. bdr-2), dncnn, at-E "
                      f"(adversarial training, E/255).")
+
+
+def survival(natural: dict, protected: dict, margin: float = 0.10) -> dict:
+    """Which countermeasures a protection survives, from victims' accuracies per seed.
+
+    ``natural`` and ``protected`` map each countermeasure to the victims' clean test
+    accuracies (fractions), seed by seed in the same order. Per countermeasure: the gap
+    natural - protected (mean and std over seeds, :func:`cgan_lib.artifacts.spread`), the
+    protected victims' mean accuracy, and ``survives``: every seed at least ``margin`` below
+    its natural victim and the mean gap beyond ``margin`` by more than its std. ``worst`` is
+    the countermeasure where the protected victims do best (the trainer's best choice).
+    """
+    from .artifacts import spread
+    if set(natural) != set(protected):
+        raise ValueError(f"natural and protected victims cover different countermeasures: "
+                         f"{sorted(natural)} vs {sorted(protected)}.")
+    if not protected:
+        raise ValueError("No countermeasures given.")
+    rows = {}
+    for c, mine in protected.items():
+        nat = natural[c]
+        if len(nat) != len(mine) or not mine:
+            raise ValueError(f"{c}: {len(nat)} natural and {len(mine)} protected victims; "
+                             f"one of each per seed is needed.")
+        gaps = [n - v for n, v in zip(nat, mine)]
+        mu, sd = spread(gaps)
+        rows[c] = dict(gap_mean=mu, gap_std=sd, acc_mean=spread(mine)[0],
+                       survives=all(g > margin for g in gaps) and mu - margin > sd)
+    worst = max(rows, key=lambda c: rows[c]["acc_mean"])
+    return dict(rows=rows, worst=worst, survives=[c for c in rows if rows[c]["survives"]])

@@ -74,3 +74,20 @@ def test_an_adversarially_trained_victim_trains(tmp_cache):
                       adv_eps=8 / 255, adv_steps=2)
     _, h = train_model(x, y, x[:8], y[:8], 4, s, progress=False)
     assert h["settings"]["adv_eps"] == 8 / 255 and len(h["test_acc"]) == 1
+
+
+def test_survival_needs_every_seed_below_natural_beyond_the_spread():
+    nat = {"none": [0.80, 0.82], "jpeg-10": [0.70, 0.72], "grayscale": [0.78, 0.80]}
+    prot = {"none": [0.30, 0.34], "jpeg-10": [0.65, 0.40], "grayscale": [0.77, 0.79]}
+    sv = C.survival(nat, prot)
+    r = sv["rows"]
+    assert r["none"]["survives"] and abs(r["none"]["gap_mean"] - 0.49) < 1e-9
+    assert r["none"]["gap_std"] == pytest.approx(0.02 / 2 ** 0.5)   # gaps 0.50, 0.48
+    assert not r["jpeg-10"]["survives"]            # one seed only 5 points below natural
+    assert not r["grayscale"]["survives"]
+    assert sv["worst"] == "grayscale" and sv["survives"] == ["none"]
+    assert r["grayscale"]["acc_mean"] == pytest.approx(0.78)
+    with pytest.raises(ValueError, match="different countermeasures"):
+        C.survival({"none": [0.8]}, {"jpeg-10": [0.3]})
+    with pytest.raises(ValueError, match="one of each per seed"):
+        C.survival({"none": [0.8, 0.8]}, {"none": [0.3]})
