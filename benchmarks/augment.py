@@ -10,14 +10,13 @@ machine's device, and writes ``benchmarks/results/augment-<device>.json``. The u
 """
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import torch
 
 from cgan_lib.augment import cutout, random_crop, random_flip
-from cgan_lib.device import device_name, get_device
+from cgan_lib.device import get_device, machine_info, machine_tag
 
 
 def per_batch(fn, x, repeat):
@@ -57,13 +56,12 @@ def main():
                      "kornia_over_ours": t_k / t_ours})
         print(f"{name:14s} ours {1000 * t_ours:7.3f} ms  kornia {1000 * t_k:7.3f} ms  "
               f"(kornia/ours {t_k / t_ours:.1f}x)")
-    out = {"machine": device_name(dev), "host": platform.node(), "torch": torch.__version__,
-           "written": time.strftime("%Y-%m-%d"), "batch": a.batch, "image": [3, 32, 32],
+    out = {**machine_info(dev), "written": time.strftime("%Y-%m-%d"), "batch": a.batch, "image": [3, 32, 32],
            "repeat": a.repeat, "augment_rows": rows,
            "note": "Per batch on the device, after one warm-up call; kornia "
                    f"{__import__('kornia').__version__}. Cutout: kornia's RandomErasing with a "
                    "fixed 16x16 square (scale 0.25 of 32x32, ratio 1)."}
-    path = Path(__file__).parent / "results" / f"augment-{dev.type}.json"
+    path = Path(__file__).parent / "results" / f"augment-{machine_tag(dev)}.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
     print("wrote", path)
 

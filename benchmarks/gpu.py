@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from cgan_lib.artifacts import atomic_write_text  # noqa: E402
 from cgan_lib.baselines import EMNSettings, error_minimizing_noise  # noqa: E402
+from cgan_lib.device import machine_info  # noqa: E402
 from cgan_lib.gan import train_confoundergan  # noqa: E402
 from cgan_lib.profiles import PAPER, epsilon_for  # noqa: E402
 from cgan_lib.victim import TrainSettings, new_classifier, train_model  # noqa: E402
@@ -74,7 +75,7 @@ def main():
         sys.exit("benchmarks/gpu.py needs a CUDA GPU; on a CPU use benchmarks/ratios.py.")
     dev_name = torch.cuda.get_device_name(0)
     data, source = cifar_like()
-    res = {"gpu": dev_name, "torch": torch.__version__, "data": source,
+    res = {"gpu": dev_name, **machine_info(torch.device("cuda")), "data": source,
            "written": time.strftime("%Y-%m-%d %H:%M:%S")}
     t_all = time.time()
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 from cgan_lib.artifacts import atomic_write_text
 from cgan_lib.data import load_dataset
-from cgan_lib.device import device_name
+from cgan_lib.device import machine_info, machine_tag
 from cgan_lib.profiles import PROFILES
 from cgan_lib.victim import TrainSettings, victim_result
 
@@ -38,7 +37,7 @@ def main(argv=None):
     quick = PROFILES["quick"]
     full = load_dataset("cifar10")
     rows = []
-    path = OUT / f"quick_sizing-{'gpu' if 'cuda' in device_name().lower() else 'cpu'}.json"
+    path = OUT / f"quick_sizing-{machine_tag()}.json"
     for c in args.candidates:
         n, w, e = c.split(":")
         prof = quick.replace(n_train=int(n), width=float(w), victim_epochs=int(e))
@@ -54,7 +53,7 @@ def main(argv=None):
         print(f"n={n} width={w} epochs={e}: final {100 * row['final_test_acc']:.1f}%, early stop "
               f"{100 * row['early_stop_test_acc']:.1f}%, {row['train_seconds']:.0f} s ({row['device']})",
               flush=True)
-        atomic_write_text(json.dumps({"machine": device_name(), "host": platform.node(),
+        atomic_write_text(json.dumps({**machine_info(),
                                       "written": time.strftime("%Y-%m-%d %H:%M:%S"),
                                       "n_test": args.n_test, "aug": "none", "rows": rows},
                                      indent=1), path)

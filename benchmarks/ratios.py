@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import torch
 from cgan_lib.artifacts import atomic_write_text
 from cgan_lib.baselines import EMNSettings, error_minimizing_noise
 from cgan_lib.data import load_dataset
-from cgan_lib.device import device_name, get_device
+from cgan_lib.device import device_name, get_device, machine_info, machine_tag
 from cgan_lib.gan import protect_tensor
 from cgan_lib.models import Generator
 from cgan_lib.profiles import PAPER, epsilon_for
@@ -114,8 +113,7 @@ def main():
     plain_s = plain_loop(x, y, data.test_x, data.test_y, 10, s)
 
     res = {
-        "machine": device_name(dev), "host": platform.node(), "torch": torch.__version__,
-        "written": time.strftime("%Y-%m-%d %H:%M:%S"), "images": len(x), "epochs": args.epochs,
+        **machine_info(dev), "written": time.strftime("%Y-%m-%d %H:%M:%S"), "images": len(x), "epochs": args.epochs,
         "width": args.width,
         "protect_images_per_s": 1 / protect_s, "emn_seconds_per_image_per_round": emn_s / args.emn_rounds,
         "emn_rounds": args.emn_rounds, "protect_vs_emn_ratio": emn_s / protect_s,
@@ -125,8 +123,7 @@ def main():
                 "stop condition, so the ratio is a lower bound.",
     }
     OUT.mkdir(parents=True, exist_ok=True)
-    tag = "gpu" if dev.type == "cuda" else "cpu"
-    path = atomic_write_text(json.dumps(res, indent=1), OUT / f"ratios-{tag}.json")
+    path = atomic_write_text(json.dumps(res, indent=1), OUT / f"ratios-{machine_tag(dev)}.json")
     print(f"[ratios] {res['machine']}: protect_vs_emn_ratio {res['protect_vs_emn_ratio']:.0f} "
           f"(protect {res['protect_images_per_s']:.0f} img/s; EMN {1e3 * emn_s:.1f} ms/img/round), "
           f"victim_speed_ratio {res['victim_speed_ratio']:.2f} (engine {ours_s:.1f} s vs "

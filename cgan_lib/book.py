@@ -106,13 +106,13 @@ def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
     if data_root:
         os.environ["CGAN_DATA"] = str(data_root)
     rows = []
-    from .device import device_name
+    from .device import cpu_label, device_name
     for nb in notebooks(root, only):
         out = out_dir / nb.name
         t0 = time.time()
         print(f"[book] executing {nb.name} (profile {profile}) ...", flush=True)
         row = {"notebook": nb.stem, "profile": profile, "device": device_name(),
-               "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+               "cpu": cpu_label(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         mem = _PeakMemory()
         before = _n_artifacts()
         try:
@@ -156,7 +156,8 @@ def _write_status(profile: str, rows: list[dict]):
     for r in rows:
         prev = old.get(r["notebook"], {})
         if r.get("computed"):
-            r["cold"] = {k: r[k] for k in ("seconds", "peak_rss_mb", "computed", "device", "started")}
+            r["cold"] = {k: r[k] for k in ("seconds", "peak_rss_mb", "computed", "device", "cpu",
+                                           "started") if k in r}
         elif prev.get("cold"):
             r["cold"] = prev["cold"]
         old[r["notebook"]] = r
@@ -177,8 +178,13 @@ def status_table(root: Path | None = None) -> str:
         rows = json.loads(f.read_text()).get("notebooks", [])
         if not rows:
             continue
-        devices = sorted({r["device"] for r in rows} | {r["cold"]["device"] for r in rows if r.get("cold")})
-        out += [f"### Profile `{f.parent.name}`", "", f"Device: {'; '.join(devices)}.", "",
+        runs = rows + [r["cold"] for r in rows if r.get("cold")]
+        devices = sorted({r["device"] for r in runs})
+        cpus = sorted({r["cpu"] for r in runs if r.get("cpu")})
+        where = f"Device: {'; '.join(devices)}."
+        if cpus:
+            where += f" CPU: {'; '.join(cpus)}."
+        out += [f"### Profile `{f.parent.name}`", "", where, "",
                 "| notebook | status | last run | last run that computed | peak memory | executed |",
                 "|---|---|---|---|---|---|"]
         for r in rows:
@@ -204,7 +210,8 @@ def benchmarks_table(root: Path | None = None) -> str:
     out = []
     for f in sorted(folder.glob("*.json")):
         b = json.loads(f.read_text())
-        where = f"{b.get('machine', '?')}, {b.get('written', '?')}"
+        cpu = f" on {b['cpu']} ({', '.join(b.get('cpu_isa') or []) or 'no avx2'})" if b.get("cpu") else ""
+        where = f"{b.get('machine', '?')}{cpu}, {b.get('written', '?')}"
         if "protect_vs_emn_ratio" in b:
             out += [f"**Speed ratios** (`{f.name}`; {where})", "",
                     "| measure | value |", "|---|---|",

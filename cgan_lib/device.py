@@ -84,6 +84,67 @@ def device_name(device: torch.device | None = None) -> str:
     return f"CPU ({n} thread{'s' if n > 1 else ''}, {cpu}{bf16})"
 
 
+# the instruction sets that decide a CPU's speed here: AVX2 (fp32), AVX-512, and native bf16
+# (AVX512-BF16, AMX); a victim costs about 4x more on an AVX2-only CPU than with AMX
+_ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_model() -> tuple[str, tuple]:
+    """The CPU's model name and which of :data:`_ISA_FLAGS` it has, from /proc/cpuinfo
+    (Linux); elsewhere ``platform.processor()`` and no flags."""
+    name, flags = "", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                key = key.strip()
+                if key == "model name" and not name:
+                    name = val.strip()
+                elif key == "flags" and not flags:
+                    flags = set(val.split())
+                if name and flags:
+                    break
+    except OSError:
+        pass
+    return (name or platform.processor() or platform.machine(),
+            tuple(fl for fl in _ISA_FLAGS if fl in flags))
+
+
+def cpu_label() -> str:
+    """``AMD EPYC (avx2)``: the CPU's model and instruction sets, for status records."""
+    model, isa = cpu_model()
+    return f"{model} ({', '.join(isa) or 'none of ' + '/'.join(_ISA_FLAGS)})"
+
+
+def machine_info(device: torch.device | None = None) -> dict:
+    """Where a measurement was taken, for every benchmark and status record: the device
+    label of :func:`device_name`, the CPU's model and instruction sets, the host."""
+    device = device or get_device()
+    model, isa = cpu_model()
+    return {"machine": device_name(device), "cpu": model, "cpu_isa": list(isa),
+            "host": platform.node(), "torch": torch.__version__}
+
+
+def machine_tag(device: torch.device | None = None) -> str:
+    """A short file-name tag that tells machines apart: the GPU's name, or ``cpu-`` with
+    the CPU's vendor and its best instruction set (``cpu-amd-epyc-avx2``,
+    ``cpu-intel-xeon-amx_bf16``), so results from different machines do not overwrite
+    each other."""
+    device = device or get_device()
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        model, isa = cpu_model()
+        words = [w for w in model.replace("(R)", "").replace("(TM)", "").split()
+                 if w.isalpha() and w.lower() not in ("cpu", "processor", "core")][:2]
+        name = "-".join(["cpu", *words, isa[-1] if isa else device.type])
+    tag = "".join(c if c.isalnum() or c == "_" else "-" for c in name.lower())
+    while "--" in tag:
+        tag = tag.replace("--", "-")
+    return tag.strip("-")
+
+
 def progress(iterable, desc: str, enabled: bool = True, **kw):
     """``tqdm.auto`` progress bar: a widget in notebooks, text in a terminal.
 

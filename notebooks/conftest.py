@@ -42,12 +42,13 @@ def _finish(run: dict):
         return
     run["done"] = True
     run["mem"].__exit__(None, None, None)
-    from cgan_lib.device import device_name
+    from cgan_lib.device import cpu_label, device_name
     profile = os.environ.get("CGAN_PROFILE", "ci")
     name = run["path"].stem
     out = project_root() / "book" / "_build" / "stage" / "notebooks" / run["path"].name
     atomic_write_text(nbformat.writes(run["nb"]), out)
-    row = {"notebook": name, "profile": profile, "device": device_name(), "started": run["started"],
+    row = {"notebook": name, "profile": profile, "device": device_name(), "cpu": cpu_label(),
+           "started": run["started"],
            "status": "ok" if run["failed"] is None else "failed",
            "seconds": round(time.time() - run["t0"], 1), "peak_rss_mb": round(run["mem"].peak),
            "computed": book._n_artifacts() - run["before"], "executed_by": "nbval"}

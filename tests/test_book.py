@@ -58,7 +58,8 @@ def test_scoreboard_and_status_from_records(tmp_path, monkeypatch):
     (tmp_path / "results" / "ci" / "_status.json").write_text(json.dumps({"notebooks": [
         {"notebook": "02", "profile": "ci", "status": "ok", "seconds": 12.0, "device": "CPU",
          "started": "x", "peak_rss_mb": 1234, "computed": 0, "note": "paused for an hour",
-         "cold": {"seconds": 380.0, "peak_rss_mb": 2345, "computed": 40, "device": "CPU", "started": "y"}}]}))
+         "cold": {"seconds": 380.0, "peak_rss_mb": 2345, "computed": 40, "device": "CPU",
+                  "cpu": "AMD EPYC (avx2)", "started": "y"}}]}))
     board = book.scoreboard_tables()
     assert "Table 2" in board and "11.2 (cifar10)" in board
     ci_row = next(l for l in board.splitlines() if l.startswith("| confoundergan"))
@@ -74,7 +75,7 @@ def test_scoreboard_and_status_from_records(tmp_path, monkeypatch):
     status = book.status_table()
     assert "| 02 | ok | 12 s | 380 s, 40 artifacts | 2,345 MB | y |" in status
     assert "* 02: paused for an hour" in status              # a note explains a time
-    assert "### Profile `ci`" in status and "Device: CPU." in status
+    assert "### Profile `ci`" in status and "Device: CPU. CPU: AMD EPYC (avx2)." in status
     assert book.scoreboard_figure(tmp_path / "dots.png").is_file()
 
 
@@ -131,7 +132,7 @@ def test_scoreboard_keeps_architectures_and_datasets_apart(tmp_path, monkeypatch
 
 def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
     (tmp_path / "ratios-cpu.json").write_text(json.dumps({
-        "machine": "CPU (2 threads)", "written": "2026-01-01", "protect_images_per_s": 5000.0,
+        "machine": "CPU (2 threads)", "cpu": "AMD EPYC", "cpu_isa": ["avx2"], "written": "2026-01-01", "protect_images_per_s": 5000.0,
         "emn_seconds_per_image_per_round": 0.2, "protect_vs_emn_ratio": 1000.0,
         "victim_speed_ratio": 1.4}))
     (tmp_path / "quick_sizing-cpu.json").write_text(json.dumps({
@@ -147,4 +148,5 @@ def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
     assert "| 20,000 | 0.25 | 10 | 0 | 70.9% | 70.5% | 151 s |" in page
     assert "| flip | 2.00 | 0.50 | 0.25 |" in page
     assert page.count("CPU (2 threads)") == 3                 # each measurement names its machine
+    assert "CPU (2 threads) on AMD EPYC (avx2), 2026-01-01" in page   # and its CPU where known
     assert "No benchmark" in book.benchmarks_table(tmp_path / "none")
