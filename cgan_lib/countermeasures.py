@@ -103,11 +103,14 @@ def survival(natural: dict, protected: dict, margin: float = 0.10) -> dict:
     ``natural`` and ``protected`` map each countermeasure to the victims' clean test
     accuracies (fractions), seed by seed in the same order. Per countermeasure: the gap
     natural - protected (mean and std over seeds, :func:`cgan_lib.artifacts.spread`), the
-    protected victims' mean accuracy, and ``survives``: every seed at least ``margin`` below
-    its natural victim and the mean gap beyond ``margin`` by more than its std. ``worst`` is
-    the countermeasure where the protected victims do best (the trainer's best choice).
+    protected victims' mean accuracy, and ``survives``: the gap net of ``margin`` *holds* by
+    the rule of every claim in the book (:func:`cgan_lib.paper.verdict`: every seed more
+    than ``margin`` below its natural victim, the mean beyond the std, two seeds at least).
+    ``worst`` is the countermeasure where the protected victims do best (the trainer's best
+    choice).
     """
     from .artifacts import spread
+    from .paper import HOLDS, verdict
     if set(natural) != set(protected):
         raise ValueError(f"natural and protected victims cover different countermeasures: "
                          f"{sorted(natural)} vs {sorted(protected)}.")
@@ -122,6 +125,6 @@ def survival(natural: dict, protected: dict, margin: float = 0.10) -> dict:
         gaps = [n - v for n, v in zip(nat, mine)]
         mu, sd = spread(gaps)
         rows[c] = dict(gap_mean=mu, gap_std=sd, acc_mean=spread(mine)[0],
-                       survives=all(g > margin for g in gaps) and mu - margin > sd)
+                       survives=verdict([g - margin for g in gaps]) == HOLDS)
     worst = max(rows, key=lambda c: rows[c]["acc_mean"])
     return dict(rows=rows, worst=worst, survives=[c for c in rows if rows[c]["survives"]])

@@ -220,6 +220,21 @@ class ClaimResult:
                 f"{pct(self.diff_std)} points over {seeds}.")
 
 
+def verdict(d) -> str:
+    """The status of per-seed differences ``d`` (already net of the claim's margin): holds
+    when every seed is above 0 and the mean is beyond the std, fails in the mirror case,
+    and is undecided otherwise, and always with fewer than two seeds."""
+    d = [float(x) for x in d]
+    if len(d) < 2:
+        return UNDECIDED
+    dm, ds = spread(d)
+    if all(x > 0 for x in d) and dm > ds:
+        return HOLDS
+    if all(x < 0 for x in d) and -dm > ds:
+        return FAILS
+    return UNDECIDED
+
+
 def check(name: str, a, b, context: str = "") -> ClaimResult:
     """Check claim ``name`` on per-seed values ``a`` and ``b`` (lists over the same seeds,
     or one of them a constant)."""
@@ -235,15 +250,7 @@ def check(name: str, a, b, context: str = "") -> ClaimResult:
     if len(a) != len(b) or not a:
         raise ValueError(f"claim {name}: a and b need one value per seed each ({len(a)} vs {len(b)})")
     d = [bi - ai - c.margin for ai, bi in zip(a, b)]
-    dm, ds = spread(d)
-    if len(d) < 2:
-        status = UNDECIDED
-    elif all(x > 0 for x in d) and dm > ds:
-        status = HOLDS
-    elif all(x < 0 for x in d) and -dm > ds:
-        status = FAILS
-    else:
-        status = UNDECIDED
+    status = verdict(d)
     am, asd = spread(a)
     bm, bsd = spread(b)
     raw_m, raw_s = spread([bi - ai for ai, bi in zip(a, b)])

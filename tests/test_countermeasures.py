@@ -77,15 +77,21 @@ def test_an_adversarially_trained_victim_trains(tmp_cache):
 
 
 def test_survival_needs_every_seed_below_natural_beyond_the_spread():
-    nat = {"none": [0.80, 0.82], "jpeg-10": [0.70, 0.72], "grayscale": [0.78, 0.80]}
-    prot = {"none": [0.30, 0.34], "jpeg-10": [0.65, 0.40], "grayscale": [0.77, 0.79]}
+    nat = {"none": [0.80, 0.82], "jpeg-10": [0.70, 0.72], "grayscale": [0.78, 0.80],
+           "bdr-2": [0.70, 0.72]}
+    prot = {"none": [0.30, 0.34], "jpeg-10": [0.65, 0.40], "grayscale": [0.77, 0.79],
+            "bdr-2": [0.59, 0.22]}
     sv = C.survival(nat, prot)
     r = sv["rows"]
     assert r["none"]["survives"] and abs(r["none"]["gap_mean"] - 0.49) < 1e-9
     assert r["none"]["gap_std"] == pytest.approx(0.02 / 2 ** 0.5)   # gaps 0.50, 0.48
     assert not r["jpeg-10"]["survives"]            # one seed only 5 points below natural
     assert not r["grayscale"]["survives"]
+    # every seed more than 10 points below (gaps 0.11 and 0.50), but the spread is wide
+    assert not r["bdr-2"]["survives"]
     assert sv["worst"] == "grayscale" and sv["survives"] == ["none"]
+    # one seed decides nothing, however large its gap (as for the paper's claims)
+    assert C.survival({"none": [0.8]}, {"none": [0.1]})["survives"] == []
     assert r["grayscale"]["acc_mean"] == pytest.approx(0.78)
     with pytest.raises(ValueError, match="different countermeasures"):
         C.survival({"none": [0.8]}, {"jpeg-10": [0.3]})
