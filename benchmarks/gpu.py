@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from cgan_lib.artifacts import atomic_write_text  # noqa: E402
 from cgan_lib.baselines import EMNSettings, error_minimizing_noise  # noqa: E402
-from cgan_lib.device import machine_info  # noqa: E402
+from cgan_lib.device import machine_info, machine_tag  # noqa: E402
 from cgan_lib.gan import train_confoundergan  # noqa: E402
 from cgan_lib.profiles import PAPER, epsilon_for  # noqa: E402
 from cgan_lib.victim import TrainSettings, new_classifier, train_model  # noqa: E402
@@ -75,7 +75,7 @@ def main():
         sys.exit("benchmarks/gpu.py needs a CUDA GPU; on a CPU use benchmarks/ratios.py.")
     dev_name = torch.cuda.get_device_name(0)
     data, source = cifar_like()
-    res = {"gpu": dev_name, **machine_info(torch.device("cuda")), "data": source,
+    res = {**machine_info(torch.device("cuda")), "data": source,
            "written": time.strftime("%Y-%m-%d %H:%M:%S")}
     t_all = time.time()
 
@@ -117,8 +117,8 @@ def main():
     res["paper_chapters_01_03_extrapolated_h"] = len(PAPER.seeds) * per_seed / 3600
     res["seconds"] = time.time() - t_all
     OUT.mkdir(parents=True, exist_ok=True)
-    tag = "".join(c if c.isalnum() else "-" for c in dev_name.lower())
-    path = atomic_write_text(json.dumps(res, indent=1), OUT / f"gpu-{tag}.json")
+    path = atomic_write_text(json.dumps(res, indent=1),
+                             OUT / f"gpu-{machine_tag(torch.device('cuda'))}.json")
     print(f"[gpu] {dev_name}: victim {res['victim_images_per_s_bf16']:.0f} img/s "
           f"({res['victim_images_per_s_bf16_compile']:.0f} compiled) -> one 90-epoch ResNet18 "
           f"{res['paper_victim_90_epochs_s'] / 60:.1f} min; GAN epoch {res['gan_epoch_s']:.0f} s; "

@@ -28,7 +28,7 @@ import torch
 from cgan_lib.artifacts import atomic_write_text
 from cgan_lib.baselines import EMNSettings, error_minimizing_noise
 from cgan_lib.data import load_dataset
-from cgan_lib.device import device_name, get_device, machine_info, machine_tag
+from cgan_lib.device import get_device, machine_info, machine_tag
 from cgan_lib.gan import protect_tensor
 from cgan_lib.models import Generator
 from cgan_lib.profiles import PAPER, epsilon_for

@@ -180,9 +180,9 @@ def status_table(root: Path | None = None) -> str:
             continue
         runs = rows + [r["cold"] for r in rows if r.get("cold")]
         devices = sorted({r["device"] for r in runs})
-        cpus = sorted({r["cpu"] for r in runs if r.get("cpu")})
+        cpus = sorted({r.get("cpu") or "not recorded (older runs)" for r in runs})
         where = f"Device: {'; '.join(devices)}."
-        if cpus:
+        if any(r.get("cpu") for r in runs):
             where += f" CPU: {'; '.join(cpus)}."
         out += [f"### Profile `{f.parent.name}`", "", where, "",
                 "| notebook | status | last run | last run that computed | peak memory | executed |",
@@ -206,11 +206,12 @@ def status_table(root: Path | None = None) -> str:
 def benchmarks_table(root: Path | None = None) -> str:
     """What ``benchmarks/`` measured, from ``benchmarks/results/*.json``, with the machine
     and date of each measurement."""
+    from .device import isa_text
     folder = Path(root or project_root() / "benchmarks" / "results")
     out = []
     for f in sorted(folder.glob("*.json")):
         b = json.loads(f.read_text())
-        cpu = f" on {b['cpu']} ({', '.join(b.get('cpu_isa') or []) or 'no avx2'})" if b.get("cpu") else ""
+        cpu = f" on {b['cpu']} ({isa_text(b.get('cpu_isa'))})" if b.get("cpu") else ""
         where = f"{b.get('machine', '?')}{cpu}, {b.get('written', '?')}"
         if "protect_vs_emn_ratio" in b:
             out += [f"**Speed ratios** (`{f.name}`; {where})", "",

@@ -90,10 +90,11 @@ _ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 
 
 @functools.lru_cache(maxsize=None)
-def cpu_model() -> tuple[str, tuple]:
+def cpu_model() -> tuple[str, tuple | None]:
     """The CPU's model name and which of :data:`_ISA_FLAGS` it has, from /proc/cpuinfo
-    (Linux); elsewhere ``platform.processor()`` and no flags."""
-    name, flags = "", set()
+    (Linux); elsewhere ``platform.processor()`` and ``None``: flags unknown, which is not
+    the same as none."""
+    name, flags = "", None
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -101,20 +102,28 @@ def cpu_model() -> tuple[str, tuple]:
                 key = key.strip()
                 if key == "model name" and not name:
                     name = val.strip()
-                elif key == "flags" and not flags:
+                elif key == "flags" and flags is None:
                     flags = set(val.split())
-                if name and flags:
+                if name and flags is not None:
                     break
     except OSError:
         pass
-    return (name or platform.processor() or platform.machine(),
-            tuple(fl for fl in _ISA_FLAGS if fl in flags))
+    isa = None if flags is None else tuple(fl for fl in _ISA_FLAGS if fl in flags)
+    return name or platform.processor() or platform.machine(), isa
+
+
+def isa_text(isa) -> str:
+    """``avx2, amx_bf16``; ``none of avx2/...`` where the flags were read and none is
+    there; ``flags unknown`` where they could not be read (not Linux)."""
+    if isa is None:
+        return "flags unknown"
+    return ", ".join(isa) or "none of " + "/".join(_ISA_FLAGS)
 
 
 def cpu_label() -> str:
     """``AMD EPYC (avx2)``: the CPU's model and instruction sets, for status records."""
     model, isa = cpu_model()
-    return f"{model} ({', '.join(isa) or 'none of ' + '/'.join(_ISA_FLAGS)})"
+    return f"{model} ({isa_text(isa)})"
 
 
 def machine_info(device: torch.device | None = None) -> dict:
@@ -122,7 +131,8 @@ def machine_info(device: torch.device | None = None) -> dict:
     label of :func:`device_name`, the CPU's model and instruction sets, the host."""
     device = device or get_device()
     model, isa = cpu_model()
-    return {"machine": device_name(device), "cpu": model, "cpu_isa": list(isa),
+    return {"machine": device_name(device), "cpu": model,
+            "cpu_isa": None if isa is None else list(isa),
             "host": platform.node(), "torch": torch.__version__}
 
 
@@ -134,11 +144,13 @@ def machine_tag(device: torch.device | None = None) -> str:
     device = device or get_device()
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
+    elif device.type != "cpu":
+        name = device_name(device)                      # "Apple MPS"
     else:
         model, isa = cpu_model()
         words = [w for w in model.replace("(R)", "").replace("(TM)", "").split()
                  if w.isalpha() and w.lower() not in ("cpu", "processor", "core")][:2]
-        name = "-".join(["cpu", *words, isa[-1] if isa else device.type])
+        name = "-".join(["cpu", *words, isa[-1] if isa else platform.machine()])
     tag = "".join(c if c.isalnum() or c == "_" else "-" for c in name.lower())
     while "--" in tag:
         tag = tag.replace("--", "-")

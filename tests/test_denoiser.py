@@ -112,3 +112,5 @@ def test_the_photo_pyramid_is_built_once_and_gray_patches_use_the_countermeasure
     gray = denoiser._photo("astronaut", 1)
     # the same weights as the grayscale countermeasure (up to rounding of uint8 output)
     assert (gray.round() - countermeasures.grayscale(rgb)[0, :1].float()).abs().max() <= 1
+    r, g, b = denoiser._photo("astronaut", 3)
+    assert torch.allclose(gray[0], 0.2989 * r + 0.587 * g + 0.114 * b, atol=1e-3)   # not 0.299
