@@ -181,9 +181,7 @@ def status_table(root: Path | None = None) -> str:
         runs = rows + [r["cold"] for r in rows if r.get("cold")]
         devices = sorted({r["device"] for r in runs})
         cpus = sorted({r.get("cpu") or "not recorded (older runs)" for r in runs})
-        where = f"Device: {'; '.join(devices)}."
-        if any(r.get("cpu") for r in runs):
-            where += f" CPU: {'; '.join(cpus)}."
+        where = f"Device: {'; '.join(devices)}. CPU: {'; '.join(cpus)}."
         out += [f"### Profile `{f.parent.name}`", "", where, "",
                 "| notebook | status | last run | last run that computed | peak memory | executed |",
                 "|---|---|---|---|---|---|"]

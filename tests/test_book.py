@@ -79,6 +79,11 @@ def test_scoreboard_and_status_from_records(tmp_path, monkeypatch):
     assert "### Profile `ci`" in status and \
         "Device: CPU. CPU: AMD EPYC (avx2); not recorded (older runs)." in status
     assert book.scoreboard_figure(tmp_path / "dots.png").is_file()
+    (tmp_path / "results" / "quick").mkdir(exist_ok=True)
+    (tmp_path / "results" / "quick" / "_status.json").write_text(json.dumps({"notebooks": [
+        {"notebook": "01", "profile": "quick", "status": "ok", "seconds": 9.0, "device": "CPU",
+         "started": "z"}]}))
+    assert "Device: CPU. CPU: not recorded (older runs)." in book.status_table()
 
 
 def test_the_book_builds_from_executed_notebooks():
