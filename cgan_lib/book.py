@@ -91,8 +91,9 @@ class _PeakMemory:
 
 
 def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
-                      out_dir: Path | None = None) -> list[dict]:
-    """Execute the notebooks in order; return one status row per notebook.
+                      out_dir: Path | None = None, seeds=None) -> list[dict]:
+    """Execute the notebooks in order; return one status row per notebook. ``seeds``
+    (a list) replaces each chapter's seeds of the profile, and the status row says so.
 
     Raises ``RuntimeError`` naming the notebook and cell at the first failure.
     """
@@ -113,12 +114,14 @@ def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
         print(f"[book] executing {nb.name} (profile {profile}) ...", flush=True)
         row = {"notebook": nb.stem, "profile": profile, "device": device_name(),
                "cpu": cpu_label(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        params = {"profile": profile, "data_root": data_root}
+        if seeds:
+            params["seeds"] = row["seeds"] = [int(s) for s in seeds]
         mem = _PeakMemory()
         before = _n_artifacts()
         try:
             with mem:
-                pm.execute_notebook(str(nb), str(out), parameters={"profile": profile,
-                                                                   "data_root": data_root},
+                pm.execute_notebook(str(nb), str(out), parameters=params,
                                     cwd=str(nb.parent), kernel_name="python3",
                                     execution_timeout=timeout, progress_bar=False,
                                     report_mode=False, log_output=False)
@@ -157,7 +160,7 @@ def _write_status(profile: str, rows: list[dict]):
         prev = old.get(r["notebook"], {})
         if r.get("computed"):
             r["cold"] = {k: r[k] for k in ("seconds", "peak_rss_mb", "computed", "device", "cpu",
-                                           "started") if k in r}
+                                           "started", "seeds") if k in r}
         elif prev.get("cold"):
             r["cold"] = prev["cold"]
         old[r["notebook"]] = r
@@ -188,6 +191,8 @@ def status_table(root: Path | None = None) -> str:
         for r in rows:
             c = r.get("cold") or {}
             cold = f"{c['seconds']:.0f} s, {c['computed']} artifacts" if c else ""
+            if c.get("seeds"):   # a run given --seeds, not the profile's seeds of the chapter
+                cold += f" (seeds {', '.join(map(str, c['seeds']))} by `--seeds`)"
             mem = c.get("peak_rss_mb") or r.get("peak_rss_mb")
             out.append(f"| {r['notebook']} | {r['status']} | {r.get('seconds', 0):.0f} s | {cold} | "
                        f"{f'{mem:,.0f} MB' if mem else ''} | {c.get('started') or r.get('started', '')} |")
@@ -239,6 +244,24 @@ def benchmarks_table(root: Path | None = None) -> str:
             out += [f"| {r['transform']} | {r['ours_ms']:.2f} | {r['kornia_ms']:.2f} | "
                     f"{r['kornia_over_ours']:.2f} |" for r in b["augment_rows"]]
             out += ["", b.get("note", ""), ""]
+        elif "notebook_rows" in b:
+            goal = b.get("goal_seconds")
+            goal_txt = (f" (goal for {b.get('goal_reads', 'the notebooks')}: at most "
+                        f"{goal / 60:,.0f} minutes)" if goal else "")
+            out += [f"**What each notebook of profile `{b['profile']}` cost**, cold cache "
+                    f"(`{f.name}`; {where})", "",
+                    "| notebook | wall time | peak memory | artifacts computed |", "|---|---|---|---|"]
+            for r in b["notebook_rows"]:
+                mem = f"{r['peak_rss_mb']:,.0f} MB" if r.get("peak_rss_mb") else ""
+                made = "" if r.get("artifacts") is None else r["artifacts"]
+                out.append(f"| {r['notebook']} | {r['seconds']:,.0f} s | {mem} | {made} |")
+            out.append(f"| **all notebooks** | **{b['notebooks_seconds']:,.0f} s**{goal_txt} | "
+                       f"{b['peak_rss_mb']:,.0f} MB | |")
+            if b.get("ci_seconds"):
+                out += ["", f"The whole clean-clone `.ci/run` (set-up, notebooks under nbval, "
+                            f"{b.get('ci_tests_passed') or '?'} tests, book build): "
+                            f"{b['ci_seconds']:,} s (goal: at most 1,800 s)."]
+            out.append("")
     return "\n".join(out) if out else "No benchmark has been run yet (`benchmarks/`)."
 
 
@@ -482,12 +505,13 @@ def build_html(root: Path, stage: Path) -> Path:
     return html / "index.html"
 
 
-def run_book(profile=None, only=None, data_root=None, build=True, timeout=None) -> int:
+def run_book(profile=None, only=None, data_root=None, build=True, timeout=None,
+             seeds=None) -> int:
     from .profiles import get_profile
     prof = get_profile(profile).name
     root = project_root()
     stage = root / "book" / "_build" / "stage"
-    rows = execute_notebooks(prof, only, data_root, timeout, stage / "notebooks")
+    rows = execute_notebooks(prof, only, data_root, timeout, stage / "notebooks", seeds)
     total = sum(r["seconds"] for r in rows)
     print(f"[book] executed {len(rows)} notebook(s) in {total:.0f} s")
     if build:

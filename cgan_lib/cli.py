@@ -62,8 +62,15 @@ def _cmd_ship(args):
 
 def _cmd_book(args):
     from .book import run_book
+    seeds = None
+    if args.seeds:
+        try:
+            seeds = [int(v) for v in args.seeds.split(",") if v.strip()]
+        except ValueError:
+            raise SystemExit(f"--seeds {args.seeds!r}: give integers separated by commas, "
+                             f"e.g. --seeds 0,1") from None
     return run_book(args.profile, only=args.only, data_root=args.root, build=not args.no_build,
-                    timeout=args.timeout)
+                    timeout=args.timeout, seeds=seeds)
 
 
 def main(argv=None) -> int:
@@ -114,6 +121,8 @@ def main(argv=None) -> int:
     s.add_argument("--root", help="data root passed to the notebooks")
     s.add_argument("--no-build", action="store_true", help="execute only, do not build HTML")
     s.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    s.add_argument("--seeds", help="comma-separated seeds for every notebook run (default: each "
+                                   "chapter's seeds in the profile); recorded with the results")
     s.set_defaults(fn=_cmd_book)
 
     args = ap.parse_args(argv)

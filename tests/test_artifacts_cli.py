@@ -66,6 +66,8 @@ def test_cli_errors_are_clear(capsys):
     assert "Unknown dataset" in capsys.readouterr().err
     assert main(["profiles"]) == 0
     assert "departs from the paper" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--seeds '0,one': give integers"):
+        main(["book", "--seeds", "0,one", "--no-build"])
 
 
 def test_atomic_writes_get_the_umask_permissions(tmp_path):

@@ -82,8 +82,13 @@ def test_scoreboard_and_status_from_records(tmp_path, monkeypatch):
     (tmp_path / "results" / "quick").mkdir(exist_ok=True)
     (tmp_path / "results" / "quick" / "_status.json").write_text(json.dumps({"notebooks": [
         {"notebook": "01", "profile": "quick", "status": "ok", "seconds": 9.0, "device": "CPU",
-         "started": "z"}]}))
-    assert "Device: CPU. CPU: not recorded (older runs)." in book.status_table()
+         "started": "z"},
+        {"notebook": "02", "profile": "quick", "status": "ok", "seconds": 99.0, "device": "CPU",
+         "started": "w", "cold": {"seconds": 99.0, "computed": 3, "device": "CPU", "started": "w",
+                                  "seeds": [0, 1]}}]}))
+    status = book.status_table()
+    assert "Device: CPU. CPU: not recorded (older runs)." in status
+    assert "99 s, 3 artifacts (seeds 0, 1 by `--seeds`)" in status   # a run off the profile's seeds
 
 
 def test_the_book_builds_from_executed_notebooks():
@@ -157,3 +162,34 @@ def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
     assert page.count("CPU (2 threads)") == 3                 # each measurement names its machine
     assert "CPU (2 threads) on AMD EPYC (avx2), 2026-01-01" in page   # and its CPU where known
     assert "No benchmark" in book.benchmarks_table(tmp_path / "none")
+
+
+def test_book_costs_keep_this_machines_rows_and_render_with_the_ci_total(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "book_costs", Path(book.project_root()) / "benchmarks" / "book_costs.py")
+    bc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bc)
+    status = {"notebooks": [
+        {"notebook": "01_a", "cold": {"seconds": 60.0, "peak_rss_mb": 900, "computed": 4,
+                                      "cpu": "AMD EPYC (avx512_bf16)", "device": "CPU"}},
+        {"notebook": "02_b", "cold": {"seconds": 500.0, "peak_rss_mb": 1500, "computed": 9,
+                                      "cpu": "AMD EPYC (avx2)", "device": "CPU"}},   # another machine
+        {"notebook": "03_c"}]}                                                       # never computed
+    rows = bc.costs(status, "AMD EPYC (avx512_bf16)")
+    assert [r["notebook"] for r in rows] == ["01_a"]
+    assert len(bc.costs(status, None)) == 2
+    log = tmp_path / "ci.log"
+    log.write_text("...\n202 passed in 900.1s\nCI finished in 1234 s\n")
+    assert bc.read_ci_log(log) == {"ci_seconds": 1234, "ci_tests_passed": 202}
+    log.write_text("killed\n")
+    with pytest.raises(SystemExit, match="CI finished"):
+        bc.read_ci_log(log)
+    (tmp_path / "book-ci-cpu.json").write_text(json.dumps({
+        "machine": "CPU (2 threads)", "written": "2026-01-04", "profile": "ci", "notebook_rows": rows,
+        "notebooks_seconds": 60.0, "peak_rss_mb": 900, "goal_seconds": 1200,
+        "goal_reads": "the notebooks together", "ci_seconds": 1234, "ci_tests_passed": 202}))
+    page = book.benchmarks_table(tmp_path)
+    assert "| 01_a | 60 s | 900 MB | 4 |" in page
+    assert "**60 s** (goal for the notebooks together: at most 20 minutes)" in page
+    assert "202 tests, book build): 1,234 s" in page
