@@ -255,8 +255,18 @@ def benchmarks_table(root: Path | None = None) -> str:
                 mem = f"{r['peak_rss_mb']:,.0f} MB" if r.get("peak_rss_mb") else ""
                 made = "" if r.get("artifacts") is None else r["artifacts"]
                 out.append(f"| {r['notebook']} | {r['seconds']:,.0f} s | {mem} | {made} |")
-            out.append(f"| **all notebooks** | **{b['notebooks_seconds']:,.0f} s**{goal_txt} | "
-                       f"{b['peak_rss_mb']:,.0f} MB | |")
+            for r in b.get("not_cold", []):
+                out.append(f"| {r['notebook']} | {r.get('seconds') or 0:,.0f} s | | 0 (reads "
+                           f"artifacts of earlier chapters; not counted) |")
+            if b.get("paper_chapters_seconds") is not None and b["profile"] == "ci":
+                # the ci goal counts the paper's seven chapters
+                out.append(f"| **chapters 01-07** | **{b['paper_chapters_seconds']:,.0f} s**"
+                           f"{goal_txt} | | |")
+                out.append(f"| **all notebooks** | **{b['notebooks_seconds']:,.0f} s** | "
+                           f"{b['peak_rss_mb']:,.0f} MB | |")
+            else:
+                out.append(f"| **all notebooks** | **{b['notebooks_seconds']:,.0f} s**"
+                           f"{goal_txt} | {b['peak_rss_mb']:,.0f} MB | |")
             if b.get("ci_seconds"):
                 out += ["", f"The whole clean-clone `.ci/run` (set-up, notebooks under nbval, "
                             f"{b.get('ci_tests_passed') or '?'} tests, book build): "

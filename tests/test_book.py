@@ -175,9 +175,12 @@ def test_book_costs_keep_this_machines_rows_and_render_with_the_ci_total(tmp_pat
                                       "cpu": "AMD EPYC (avx512_bf16)", "device": "CPU"}},
         {"notebook": "02_b", "cold": {"seconds": 500.0, "peak_rss_mb": 1500, "computed": 9,
                                       "cpu": "AMD EPYC (avx2)", "device": "CPU"}},   # another machine
-        {"notebook": "03_c"}]}                                                       # never computed
+        {"notebook": "03_c"},                                                        # never computed
+        {"notebook": "10_d", "seconds": 12.0, "computed": 0, "cpu": "AMD EPYC (avx512_bf16)"}]}
     rows = bc.costs(status, "AMD EPYC (avx512_bf16)")
     assert [r["notebook"] for r in rows] == ["01_a"]
+    # a chapter that only read earlier chapters' artifacts is listed apart, not summed
+    assert [r["notebook"] for r in bc.warm_only(status, "AMD EPYC (avx512_bf16)")] == ["10_d"]
     assert len(bc.costs(status, None)) == 2
     log = tmp_path / "ci.log"
     log.write_text("...\n202 passed in 900.1s\nCI finished in 1234 s\n")
@@ -187,9 +190,13 @@ def test_book_costs_keep_this_machines_rows_and_render_with_the_ci_total(tmp_pat
         bc.read_ci_log(log)
     (tmp_path / "book-ci-cpu.json").write_text(json.dumps({
         "machine": "CPU (2 threads)", "written": "2026-01-04", "profile": "ci", "notebook_rows": rows,
-        "notebooks_seconds": 60.0, "peak_rss_mb": 900, "goal_seconds": 1200,
-        "goal_reads": "the notebooks together", "ci_seconds": 1234, "ci_tests_passed": 202}))
+        "notebooks_seconds": 60.0, "paper_chapters_seconds": 60.0, "peak_rss_mb": 900,
+        "not_cold": bc.warm_only(status, "AMD EPYC (avx512_bf16)"), "goal_seconds": 1200,
+        "goal_reads": "the paper's seven chapters together", "ci_seconds": 1234,
+        "ci_tests_passed": 202}))
     page = book.benchmarks_table(tmp_path)
     assert "| 01_a | 60 s | 900 MB | 4 |" in page
-    assert "**60 s** (goal for the notebooks together: at most 20 minutes)" in page
+    assert "| 10_d | 12 s | | 0 (reads artifacts of earlier chapters; not counted) |" in page
+    assert ("| **chapters 01-07** | **60 s** (goal for the paper's seven chapters together: "
+            "at most 20 minutes) | | |") in page
     assert "202 tests, book build): 1,234 s" in page
