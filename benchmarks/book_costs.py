@@ -38,6 +38,8 @@ def costs(status: dict, cpu: str | None) -> list[dict]:
         rows.append({"notebook": r["notebook"], "seconds": c["seconds"],
                      "peak_rss_mb": c.get("peak_rss_mb"), "artifacts": c.get("computed"),
                      "started": c.get("started"), "device": c.get("device")})
+        if c.get("seeds") is not None:   # a --seeds run: its cost is for these seeds only
+            rows[-1]["seeds"] = c["seeds"]
     return rows
 
 

@@ -254,7 +254,9 @@ def benchmarks_table(root: Path | None = None) -> str:
             for r in b["notebook_rows"]:
                 mem = f"{r['peak_rss_mb']:,.0f} MB" if r.get("peak_rss_mb") else ""
                 made = "" if r.get("artifacts") is None else r["artifacts"]
-                out.append(f"| {r['notebook']} | {r['seconds']:,.0f} s | {mem} | {made} |")
+                run = (f" (seeds {', '.join(map(str, r['seeds']))} only, by `--seeds`)"
+                       if r.get("seeds") else "")
+                out.append(f"| {r['notebook']}{run} | {r['seconds']:,.0f} s | {mem} | {made} |")
             for r in b.get("not_cold", []):
                 out.append(f"| {r['notebook']} | {r.get('seconds') or 0:,.0f} s | | 0 (reads "
                            f"artifacts of earlier chapters; not counted) |")

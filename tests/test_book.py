@@ -176,12 +176,15 @@ def test_book_costs_keep_this_machines_rows_and_render_with_the_ci_total(tmp_pat
         {"notebook": "02_b", "cold": {"seconds": 500.0, "peak_rss_mb": 1500, "computed": 9,
                                       "cpu": "AMD EPYC (avx2)", "device": "CPU"}},   # another machine
         {"notebook": "03_c"},                                                        # never computed
+        {"notebook": "04_e", "cold": {"seconds": 70.0, "peak_rss_mb": 800, "computed": 3,
+                                      "cpu": "AMD EPYC (avx512_bf16)", "seeds": [0, 1]}},  # --seeds
         {"notebook": "10_d", "seconds": 12.0, "computed": 0, "cpu": "AMD EPYC (avx512_bf16)"}]}
     rows = bc.costs(status, "AMD EPYC (avx512_bf16)")
-    assert [r["notebook"] for r in rows] == ["01_a"]
+    assert [r["notebook"] for r in rows] == ["01_a", "04_e"]
+    assert "seeds" not in rows[0] and rows[1]["seeds"] == [0, 1]
     # a chapter that only read earlier chapters' artifacts is listed apart, not summed
     assert [r["notebook"] for r in bc.warm_only(status, "AMD EPYC (avx512_bf16)")] == ["10_d"]
-    assert len(bc.costs(status, None)) == 2
+    assert len(bc.costs(status, None)) == 3
     log = tmp_path / "ci.log"
     log.write_text("...\n202 passed in 900.1s\nCI finished in 1234 s\n")
     assert bc.read_ci_log(log) == {"ci_seconds": 1234, "ci_tests_passed": 202}
@@ -196,6 +199,7 @@ def test_book_costs_keep_this_machines_rows_and_render_with_the_ci_total(tmp_pat
         "ci_tests_passed": 202}))
     page = book.benchmarks_table(tmp_path)
     assert "| 01_a | 60 s | 900 MB | 4 |" in page
+    assert "| 04_e (seeds 0, 1 only, by `--seeds`) | 70 s | 800 MB | 3 |" in page
     assert "| 10_d | 12 s | | 0 (reads artifacts of earlier chapters; not counted) |" in page
     assert ("| **chapters 01-07** | **60 s** (goal for the paper's seven chapters together: "
             "at most 20 minutes) | | |") in page
