@@ -204,3 +204,18 @@ def test_book_costs_keep_this_machines_rows_and_render_with_the_ci_total(tmp_pat
     assert ("| **chapters 01-07** | **60 s** (goal for the paper's seven chapters together: "
             "at most 20 minutes) | | |") in page
     assert "202 tests, book build): 1,234 s" in page
+
+
+def test_the_books_typed_validation_share_matches_every_profile():
+    """Chapters 02, 04, 05 and the set-up page say the trainer holds out 10%: if a profile
+    changes ``val_fraction``, this fails and the text must change with it."""
+    import re
+    from cgan_lib.profiles import PROFILES
+    root = Path(book.project_root())
+    texts = {p.name: p.read_text() for p in [*(root / "notebooks").glob("0[245]_*.ipynb"),
+                                             root / "book" / "setup.md"]}
+    said = {n: re.findall(r"(\d+)% (?:of what it downloaded|for validation|of the data it "
+                          r"downloaded)", t) for n, t in texts.items()}
+    assert all(said.values()), f"a page no longer states the hold-out: {said}"
+    shares = {float(x) / 100 for v in said.values() for x in v}
+    assert shares == {p.val_fraction for p in PROFILES.values()}, (shares, PROFILES)
