@@ -206,9 +206,17 @@ PROFILES: dict[str, Profile] = {
         # over 11 minutes a seed on 10,000 CIFAR-10 images here, so quick keeps it small
         dncnn_depth=8, dncnn_channels=32, dncnn_epochs=10, hardened_epochs=10,
         # each chapter within about 2 hours on 2 CPU cores (estimates from one victim's
-        # 151 s): the mixes, the transfer victims and the trainer grid run two seeds, and
-        # DenseNet121 (about 6x a ResNet18 victim on a CPU) is left to a GPU
-        chapter_seeds=(("03", (0, 1)), ("04", (0, 1)), ("05", (0, 1))),
+        # 151 s): the mixes, the transfer victims, the trainer grid and the grids beyond the
+        # paper (chapters 08, 09) run two seeds, and DenseNet121 (about 6x a ResNet18 victim
+        # on a CPU) is left to a GPU
+        chapter_seeds=(("03", (0, 1)), ("04", (0, 1)), ("05", (0, 1)), ("08", (0, 1)),
+                       ("09", (0, 1))),
+        # chapter 08 at this size: four protections x countermeasures x two seeds, about 3
+        # minutes a victim here; the published table's columns (crop + flip, grayscale,
+        # JPEG-10, adversarial training) and single-step adversarial training ("fast AT",
+        # Wong et al. 2020; 10 PGD steps cost 11 victims each); bit depth and the blind
+        # denoiser run in ci and paper
+        countermeasures=("none", "grayscale", "jpeg-10", "at-8"), at_steps=1,
         transfer_archs=("vgg11", "resnet18", "resnet50"),
         augs=("none", "flip+crop", "cutout", "mixup", "cutmix", "fa")),
     "paper": PAPER,
