@@ -136,6 +136,8 @@ def test_chapter_seeds_of_a_reduced_profile():
     assert q.seeds_for("04_transferability") == (0, 1)     # a costly chapter runs fewer seeds
     assert q.seeds_for("02_confoundergan") == q.seeds      # the others run the profile's
     assert q.seeds_for("08_countermeasures") == q.seeds_for("09_hardened_generator") == (0, 1)
+    assert q.seeds_for("06_gradient_analysis") == (0, 1)
+    assert q.seeds_for("07_denoiser_attack") == q.seeds
     # quick's countermeasures: the published table's columns, one-step adversarial training
     assert q.countermeasures == ("none", "grayscale", "jpeg-10", "at-8") and q.at_steps == 1
     assert PAPER.at_steps == 10 and set(q.countermeasures) < set(PAPER.countermeasures)
