@@ -208,8 +208,8 @@ PROFILES: dict[str, Profile] = {
         # each chapter within about 2 hours on 2 CPU cores (estimates from one victim's
         # 151 s): the mixes, the transfer victims, the trainer grid and the grids beyond the
         # paper (chapters 08, 09) run two seeds, and DenseNet121 (about 6x a ResNet18 victim
-        # on a CPU) is left to a GPU; chapter 06 (f, G, EMN and three snapshot victims a
-        # seed, about 35 minutes a seed on a 2-core Xeon with AMX) runs two as well
+        # on a CPU) is left to a GPU; chapter 06 (f, G, EMN, CWN and three snapshot victims
+        # a seed: 5,333 s for two seeds, cold cache, on a 2-core Xeon with AMX) runs two too
         chapter_seeds=(("03", (0, 1)), ("04", (0, 1)), ("05", (0, 1)), ("06", (0, 1)),
                        ("08", (0, 1)), ("09", (0, 1))),
         # chapter 08 at this size: four protections x countermeasures x two seeds, about 3
