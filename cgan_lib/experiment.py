@@ -29,6 +29,19 @@ METHOD_LABELS = LABELS
 METRICS = {"test_acc": "final_test_acc", "early_stop_test_acc": "early_stop_test_acc"}
 
 
+def _seed_tuple(seeds) -> tuple:
+    """``seeds`` as a tuple of ints: an int, or a list/tuple of ints. Anything else (a
+    string such as ``"[0, 1]"`` from a command line that passed the list as text) is an
+    error that names the fix, not a loop over its characters."""
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        return (seeds,)
+    if isinstance(seeds, (list, tuple)) and all(isinstance(s, int) and not isinstance(s, bool)
+                                                for s in seeds):
+        return tuple(seeds)
+    raise ValueError(f"seeds={seeds!r}: give an int or a list of ints, e.g. seeds=[0, 1] "
+                     f"(with papermill: -y 'seeds: [0, 1]', not -p seeds '[0, 1]').")
+
+
 class Experiment:
     """Profile, data, device, seeds and results of one notebook."""
 
@@ -37,8 +50,7 @@ class Experiment:
                  results: Results | None = None):
         self.profile = get_profile(profile)
         self.dataset = dataset or self.profile.dataset
-        self.seeds = tuple(self.profile.seeds_for(notebook) if seeds is None else
-                           ([seeds] if isinstance(seeds, int) else seeds))
+        self.seeds = _seed_tuple(self.profile.seeds_for(notebook) if seeds is None else seeds)
         if not self.seeds:
             raise ValueError("An experiment needs at least one seed.")
         self.progress = progress

@@ -55,3 +55,11 @@ def test_multi_seed_records_carry_values_mean_and_std(tmp_path, tmp_cache):
     assert claims[0]["status"] == r.status and claims[0]["method"] == "table2.ours_below_natural"
     with pytest.raises(ValueError, match="one each"):
         exp.results.add("x", "d", "a", "m", "s", "test_acc", values=[0.1, 0.2], seeds=[0])
+
+
+@pytest.mark.parametrize("bad", ["[0, 1]", [0, "1"], 1.5, [True]])
+def test_seeds_of_the_wrong_type_get_an_error_that_names_the_fix(bad):
+    from cgan_lib.experiment import _seed_tuple
+    with pytest.raises(ValueError, match="list of ints"):
+        _seed_tuple(bad)
+    assert _seed_tuple(3) == (3,) and _seed_tuple([0, 1]) == (0, 1)
