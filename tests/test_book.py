@@ -219,3 +219,40 @@ def test_the_books_typed_validation_share_matches_every_profile():
     assert all(said.values()), f"a page no longer states the hold-out: {said}"
     shares = {float(x) / 100 for v in said.values() for x in v}
     assert shares == {p.val_fraction for p in PROFILES.values()}, (shares, PROFILES)
+
+
+def test_seed_jobs_split_threads_and_skip_what_cannot_split():
+    assert book.seed_jobs([0, 1], 2, 2) == [(0, {"CGAN_THREADS": "1"}), (1, {"CGAN_THREADS": "1"})]
+    assert book.seed_jobs([0, 1, 2], 2, 8)[2] == (2, {"CGAN_THREADS": "4"})
+    assert book.seed_jobs([0], 2, 2) == []          # one seed: nothing to split
+    assert book.seed_jobs([0, 1], 1, 2) == []       # one job: the usual run
+    with pytest.raises(ValueError, match="--jobs 0"):
+        book.seed_jobs([0, 1], 0, 2)
+
+
+def _tiny_notebook(path: Path, body: str):
+    cell = lambda src, tags=(): {"cell_type": "code", "metadata": {"tags": list(tags)},
+                                 "source": src, "outputs": [], "execution_count": None}
+    nb = {"cells": [cell("profile = 'ci'\nseeds = None\ndata_root = None", ["parameters"]),
+                    cell(body)],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                      "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(nb))
+
+
+def test_prefill_runs_one_process_per_seed_and_reports_a_failing_seed(tmp_path):
+    out = tmp_path / "seen"
+    out.mkdir()
+    nb = tmp_path / "99_tiny.ipynb"
+    _tiny_notebook(nb, "import os, pathlib\n"
+                       f"pathlib.Path({str(out)!r}, f'seed{{seeds[0]}}').write_text("
+                       "os.environ['CGAN_THREADS'] + ' ' + os.environ['CGAN_RESULTS'])\n"
+                       "assert seeds != [7], 'seed 7 fails'")
+    book._prefill(nb, "ci", [0, 1], 2, None, 60, tmp_path / "work")
+    seen = {p.name: p.read_text().split() for p in out.iterdir()}
+    assert set(seen) == {"seed0", "seed1"}
+    assert all(t == "1" for t, _ in seen.values())                      # threads // jobs
+    assert len({r for _, r in seen.values()}) == 2                     # a results folder each
+    with pytest.raises(RuntimeError, match="seed 7 .*failed(.|\n)*seed 7 fails"):
+        book._prefill(nb, "ci", [0, 7], 2, None, 60, tmp_path / "work2")
