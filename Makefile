@@ -5,6 +5,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= ci
+# JOBS=2 on a CPU: each chapter's seeds first run in parallel single-thread processes (cache
+# fill), then the chapter as usual; 1 (the default, what CI runs): one process
+JOBS ?= 1
 PY := $(VENV)/bin/python
 SETUP_STAMP := $(VENV)/.installed
 
@@ -17,7 +20,7 @@ $(SETUP_STAMP): requirements.txt pyproject.toml
 setup: $(SETUP_STAMP)
 
 book: $(SETUP_STAMP)
-	$(PY) -m cgan_lib book --profile $(PROFILE)
+	$(PY) -m cgan_lib book --profile $(PROFILE) --jobs $(JOBS)
 	@echo "Open book/_build/html/index.html"
 
 unit: $(SETUP_STAMP)
@@ -27,7 +30,7 @@ notebooks: $(SETUP_STAMP)
 	CGAN_PROFILE=ci TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax notebooks -q -p no:cacheprovider
 
 test: $(SETUP_STAMP)
-	CGAN_PROFILE=ci TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax notebooks tests -q
+	CGAN_PROFILE=ci CGAN_JOBS=$(JOBS) TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax notebooks tests -q
 
 clean:
 	rm -rf book/_build

@@ -111,10 +111,12 @@ def _prefill(nb: Path, profile: str, seeds, jobs: int, data_root, timeout, work:
     convolutions do not keep two threads busy. Each process executes the notebook with one
     seed into ``work`` (its results file and executed copy are thrown away); the normal run
     that follows finds every seed's artifacts in the cache and computes only what spans
-    seeds. Raises ``RuntimeError`` with the log's tail if a seed's run fails."""
+    seeds. A seed's run that stops (a check that needs every seed, say) is not an error:
+    what it finished is cached, and the full run that follows computes the rest and is the
+    one that passes or fails. Returns ``{seed: the tail of its log}`` for runs that stopped."""
     import torch
     runs = seed_jobs(seeds, jobs, torch.get_num_threads())
-    pending, active = list(runs), []
+    pending, active, stopped = list(runs), [], {}
     while pending or active:
         while pending and len(active) < jobs:
             s, env = pending.pop(0)
@@ -139,12 +141,12 @@ def _prefill(nb: Path, profile: str, seeds, jobs: int, data_root, timeout, work:
             log.close()
             active.remove(item)
             if p.returncode:
-                for _, q, lg, _ in active:
-                    q.terminate()
-                    lg.close()
-                tail = (d / "log.txt").read_text()[-3000:]
-                raise RuntimeError(f"{nb.name}, seed {s} (--jobs {jobs}) failed:\n{tail}")
-            print(f"[book] {nb.name}: seed {s} filled the cache", flush=True)
+                stopped[s] = (d / "log.txt").read_text()[-3000:]
+                print(f"[book] {nb.name}: seed {s}'s own run stopped (exit {p.returncode}); the "
+                      f"full run computes what it left", flush=True)
+            else:
+                print(f"[book] {nb.name}: seed {s} filled the cache", flush=True)
+    return stopped
 
 
 def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
@@ -261,6 +263,8 @@ def status_table(root: Path | None = None) -> str:
             cold = f"{c['seconds']:.0f} s, {c['computed']} artifacts" if c else ""
             if c.get("seeds"):   # a run given --seeds, not the profile's seeds of the chapter
                 cold += f" (seeds {', '.join(map(str, c['seeds']))} by `--seeds`)"
+            if c.get("jobs"):    # seeds trained in parallel processes first (--jobs)
+                cold += f" (`--jobs {c['jobs']}`: seeds in parallel)"
             mem = c.get("peak_rss_mb") or r.get("peak_rss_mb")
             out.append(f"| {r['notebook']} | {r['status']} | {r.get('seconds', 0):.0f} s | {cold} | "
                        f"{f'{mem:,.0f} MB' if mem else ''} | {c.get('started') or r.get('started', '')} |")

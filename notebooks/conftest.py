@@ -33,8 +33,26 @@ def _run_for(item) -> dict:
         nb = item.parent.nb
         _RUNS[key] = dict(t0=time.time(), started=time.strftime("%Y-%m-%d %H:%M:%S"), mem=mem,
                           before=book._n_artifacts(), failed=None, nb=nb, path=Path(key),
-                          n_code=sum(c.cell_type == "code" for c in nb.cells), done=False)
+                          n_code=sum(c.cell_type == "code" for c in nb.cells), done=False,
+                          jobs=_prefill(Path(key)))
     return _RUNS[key]
+
+
+def _prefill(path: Path) -> int:
+    """``CGAN_JOBS`` > 1 on a CPU: fill the cache with one process per seed first (as the
+    runner's ``--jobs``), inside the notebook's timed window; nbval's run then finds each
+    seed's artifacts cached. Returns the jobs used (1: none)."""
+    jobs = int(os.environ.get("CGAN_JOBS") or 1)
+    from cgan_lib.device import get_device
+    from cgan_lib.profiles import get_profile
+    if jobs < 2 or get_device().type != "cpu":
+        return 1
+    import tempfile
+    profile = os.environ.get("CGAN_PROFILE", "ci")
+    with tempfile.TemporaryDirectory(prefix="cgan-jobs-") as work:
+        book._prefill(path, profile, get_profile(profile).seeds_for(path.stem), jobs, None, None,
+                      Path(work))
+    return jobs
 
 
 def _finish(run: dict):
@@ -52,6 +70,8 @@ def _finish(run: dict):
            "status": "ok" if run["failed"] is None else "failed",
            "seconds": round(time.time() - run["t0"], 1), "peak_rss_mb": round(run["mem"].peak),
            "computed": book._n_artifacts() - run["before"], "executed_by": "nbval"}
+    if run["jobs"] > 1:
+        row["jobs"] = run["jobs"]
     book._write_status(profile, [row])
     book.EXECUTED_THIS_SESSION[name] = row["status"] if run["failed"] is None else \
         f"failed at code cell {run['failed']}"
