@@ -8,7 +8,7 @@ same seeds at once in ``--jobs`` processes with ``threads // jobs`` threads each
 ``python -m cgan_lib book --jobs N`` does). Caches nothing. Reports victims per hour both
 ways and their ratio (``seed_jobs_speedup``; above 1: ``--jobs`` pays on this machine).
 
-Writes ``benchmarks/results/seed_jobs-<machine>.json`` and prints one line.
+Writes ``benchmarks/results/seed_jobs-<profile>-<machine>.json`` and prints one line.
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def main(argv=None):
            "parallel_train_seconds": [round(v, 1) for v in parallel],
            "serial_wall_seconds": round(t_serial, 1), "parallel_wall_seconds": round(t_parallel, 1),
            "seed_jobs_speedup": round(speedup, 2)}
-    path = OUT / f"seed_jobs-{machine_tag()}.json"
+    path = OUT / f"seed_jobs-{args.profile}-{machine_tag()}.json"
     atomic_write_text(json.dumps(row, indent=1), path)
     print(f"{args.jobs} victims ({args.profile}, {args.epochs} epoch(s)): one after another with "
           f"{threads} threads {sum(serial):.0f} s, at once with {max(1, threads // args.jobs)} "

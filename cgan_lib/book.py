@@ -316,6 +316,16 @@ def benchmarks_table(root: Path | None = None) -> str:
             out += [f"| {r['transform']} | {r['ours_ms']:.2f} | {r['kornia_ms']:.2f} | "
                     f"{r['kornia_over_ours']:.2f} |" for r in b["augment_rows"]]
             out += ["", b.get("note", ""), ""]
+        elif "seed_jobs_speedup" in b:
+            out += [f"**Seeds in parallel processes** (`--jobs {b['jobs']}`): {b['jobs']} victims of "
+                    f"profile `{b['profile']}` ({b['epochs']} epoch(s) each; `{f.name}`; {where})", "",
+                    "| how | training seconds |", "|---|---|",
+                    f"| one after another, {b['threads']} threads | "
+                    f"{' + '.join(f'{v:.0f}' for v in b['serial_train_seconds'])} |",
+                    f"| at once, {max(1, b['threads'] // b['jobs'])} thread(s) each | "
+                    f"{' and '.join(f'{v:.0f}' for v in b['parallel_train_seconds'])} |",
+                    f"| victims per hour, `--jobs {b['jobs']}` over one process | "
+                    f"{b['seed_jobs_speedup']:.2f}x |", ""]
         elif "notebook_rows" in b:
             goal = b.get("goal_seconds")
             goal_txt = (f" (goal for {b.get('goal_reads', 'the notebooks')}: at most "

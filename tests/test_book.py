@@ -159,11 +159,17 @@ def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
         "machine": "CPU (2 threads)", "written": "2026-01-03", "batch": 128, "image": [3, 32, 32],
         "augment_rows": [{"transform": "flip", "ours_ms": 2.0, "kornia_ms": 0.5,
                           "kornia_over_ours": 0.25}], "note": "one warm-up call"}))
+    (tmp_path / "seed_jobs-quick-cpu.json").write_text(json.dumps({
+        "machine": "CPU (2 threads)", "written": "2026-01-04", "profile": "quick", "epochs": 1,
+        "jobs": 2, "threads": 2, "serial_train_seconds": [29.0, 29.4],
+        "parallel_train_seconds": [38.0, 40.1], "seed_jobs_speedup": 1.46}))
     page = book.benchmarks_table(tmp_path)
+    assert "| at once, 1 thread(s) each | 38 and 40 |" in page
+    assert "| victims per hour, `--jobs 2` over one process | 1.46x |" in page
     assert "`protect_vs_emn_ratio` (goal: at least 1,000) | 1,000 |" in page
     assert "| 20,000 | 0.25 | 10 | 0 | 70.9% | 70.5% | 151 s |" in page
     assert "| flip | 2.00 | 0.50 | 0.25 |" in page
-    assert page.count("CPU (2 threads)") == 3                 # each measurement names its machine
+    assert page.count("CPU (2 threads)") == 4                 # each measurement names its machine
     assert "CPU (2 threads) on AMD EPYC (avx2), 2026-01-01" in page   # and its CPU where known
     assert "No benchmark" in book.benchmarks_table(tmp_path / "none")
 
