@@ -106,9 +106,9 @@ def seed_jobs(seeds, jobs: int, threads: int) -> list[tuple[int, dict]]:
 def _prefill(nb: Path, profile: str, seeds, jobs: int, data_root, timeout, work: Path):
     """Fill the artifact cache for ``nb`` with one process per seed, ``jobs`` at a time.
 
-    On a CPU, two single-thread processes train two victims in about 0.7x the time one
-    two-thread process takes for both (``benchmarks/results/seed_jobs-*.json``): small
-    convolutions do not keep two threads busy. Each process executes the notebook with one
+    On a 2-core Xeon with AMX, one ``quick`` victim epoch took 28.6 s with two threads, and
+    two at once with one thread each 36.4 and 40.8 s (``benchmarks/seed_jobs.py`` measures
+    it): small convolutions do not keep two threads busy. Each process executes the notebook with one
     seed into ``work`` (its results file and executed copy are thrown away); the normal run
     that follows finds every seed's artifacts in the cache and computes only what spans
     seeds. A seed's run that stops (a check that needs every seed, say) is not an error:
@@ -149,6 +149,23 @@ def _prefill(nb: Path, profile: str, seeds, jobs: int, data_root, timeout, work:
     return stopped
 
 
+def fill_cache(nb: Path, profile: str, seeds, jobs: int, data_root=None, timeout=None) -> int:
+    """``--jobs`` for one notebook: on a CPU with ``jobs`` > 1, :func:`_prefill` its seeds
+    (``seeds``, else the profile's for the chapter) in a scratch folder. Returns the jobs
+    used (1: nothing done). Shared by the runner and nbval's plugin."""
+    if jobs < 1:
+        raise ValueError(f"--jobs {jobs}: give 1 or more")
+    from .device import get_device
+    from .profiles import get_profile
+    if jobs == 1 or get_device().type != "cpu":
+        return 1
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="cgan-jobs-") as work:
+        _prefill(nb, profile, seeds or get_profile(profile).seeds_for(nb.stem), jobs, data_root,
+                 timeout, Path(work))
+    return jobs
+
+
 def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
                       out_dir: Path | None = None, seeds=None, jobs: int = 1) -> list[dict]:
     """Execute the notebooks in order; return one status row per notebook. ``seeds``
@@ -180,22 +197,15 @@ def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
             params["seeds"] = row["seeds"] = [int(s) for s in seeds]
         mem = _PeakMemory()
         before = _n_artifacts()
-        from .device import get_device
-        from .profiles import get_profile
-        if jobs > 1 and get_device().type == "cpu":
-            row["jobs"] = jobs
         try:
             with mem:
-                if row.get("jobs"):
-                    import tempfile
-                    with tempfile.TemporaryDirectory(prefix="cgan-jobs-") as work:
-                        _prefill(nb, profile, seeds or get_profile(profile).seeds_for(nb.stem),
-                                 jobs, data_root, timeout, Path(work))
+                if fill_cache(nb, profile, seeds, jobs, data_root, timeout) > 1:
+                    row["jobs"] = jobs
                 pm.execute_notebook(str(nb), str(out), parameters=params,
                                     cwd=str(nb.parent), kernel_name="python3",
                                     execution_timeout=timeout, progress_bar=False,
                                     report_mode=False, log_output=False)
-        except Exception as e:  # papermill.PapermillExecutionError, a seed's run of --jobs
+        except Exception as e:  # papermill.PapermillExecutionError and friends
             row.update(status="failed", seconds=round(time.time() - t0, 1),
                        peak_rss_mb=round(mem.peak))
             rows.append(row)

@@ -39,20 +39,11 @@ def _run_for(item) -> dict:
 
 
 def _prefill(path: Path) -> int:
-    """``CGAN_JOBS`` > 1 on a CPU: fill the cache with one process per seed first (as the
-    runner's ``--jobs``), inside the notebook's timed window; nbval's run then finds each
-    seed's artifacts cached. Returns the jobs used (1: none)."""
-    jobs = int(os.environ.get("CGAN_JOBS") or 1)
-    from cgan_lib.device import get_device
-    from cgan_lib.profiles import get_profile
-    if jobs < 2 or get_device().type != "cpu":
-        return 1
-    import tempfile
-    profile = os.environ.get("CGAN_PROFILE", "ci")
-    with tempfile.TemporaryDirectory(prefix="cgan-jobs-") as work:
-        book._prefill(path, profile, get_profile(profile).seeds_for(path.stem), jobs, None, None,
-                      Path(work))
-    return jobs
+    """``CGAN_JOBS`` > 1 on a CPU: the runner's ``--jobs`` cache fill
+    (:func:`cgan_lib.book.fill_cache`), inside the notebook's timed window; nbval's run then
+    finds each seed's artifacts cached. Returns the jobs used (1: none)."""
+    return book.fill_cache(path, os.environ.get("CGAN_PROFILE", "ci"), None,
+                           int(os.environ.get("CGAN_JOBS") or 1))
 
 
 def _finish(run: dict):

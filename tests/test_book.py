@@ -238,6 +238,9 @@ def test_seed_jobs_split_threads_and_skip_what_cannot_split():
     assert book.seed_jobs([0, 1], 1, 2) == []       # one job: the usual run
     with pytest.raises(ValueError, match="--jobs 0"):
         book.seed_jobs([0, 1], 0, 2)
+    with pytest.raises(ValueError, match="--jobs 0"):             # the runner's entry too
+        book.fill_cache(Path("99_none.ipynb"), "ci", [0, 1], 0)
+    assert book.fill_cache(Path("99_none.ipynb"), "ci", [0, 1], 1) == 1   # nothing to run
 
 
 def _tiny_notebook(path: Path, body: str):
