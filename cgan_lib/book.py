@@ -177,6 +177,8 @@ def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
     """
     import papermill as pm
 
+    if jobs < 1:   # before any notebook starts (fill_cache checks it for nbval's plugin)
+        raise ValueError(f"--jobs {jobs}: give 1 or more")
     root = project_root()
     out_dir = out_dir or root / "book" / "_build" / "stage" / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
