@@ -104,6 +104,8 @@ class Profile:
     # the countermeasures of chapter 08 (cgan_lib.countermeasures), each with crop + flip
     countermeasures: tuple = ("none", "grayscale", "jpeg-10", "bdr-2", "dncnn", "at-8",
                               "at-4")
+    # the protections of chapter 08's grid (natural first: each verdict compares with it)
+    cm_methods: tuple = ("natural", "cwn", "emn", "confoundergan")
     # transferability (Section 5.3.1, Table 1): noise made with ResNet18, victims of these
     # architectures, on these datasets (ImageNet25 is a folder the user passes in addition)
     transfer_archs: tuple = ("vgg11", "resnet18", "resnet50", "densenet121")
@@ -117,6 +119,16 @@ class Profile:
     # chapter 9's hardened generators (beyond the paper): epochs of their training (None:
     # the GAN's epochs); a texture epoch costs a small fraction of a GAN epoch
     hardened_epochs: int | None = None
+    # the trainers of chapter 9's victims (crop + flip, the one its goals name, is required)
+    hardened_augs: tuple = ("none", "flip+crop")
+
+    def __post_init__(self):
+        if not self.cm_methods or self.cm_methods[0] != "natural":
+            raise ValueError(f"profile {self.name!r}: cm_methods must start with 'natural' (chapter "
+                             f"8 compares every protection with it), got {self.cm_methods!r}")
+        if "flip+crop" not in self.hardened_augs:
+            raise ValueError(f"profile {self.name!r}: hardened_augs must include 'flip+crop' "
+                             f"(chapter 9's goals are stated for it), got {self.hardened_augs!r}")
 
     def seeds_for(self, notebook: str) -> tuple:
         """The seeds a chapter runs: ``chapter_seeds`` where it names the chapter's number
@@ -212,12 +224,17 @@ PROFILES: dict[str, Profile] = {
         # a seed: 5,333 s for two seeds, cold cache, on a 2-core Xeon with AMX) runs two too
         chapter_seeds=(("03", (0, 1)), ("04", (0, 1)), ("05", (0, 1)), ("06", (0, 1)),
                        ("08", (0, 1)), ("09", (0, 1))),
-        # chapter 08 at this size: four protections x countermeasures x two seeds, about 3
-        # minutes a victim here; the published table's columns (crop + flip, grayscale,
-        # JPEG-10, adversarial training) and single-step adversarial training ("fast AT",
-        # Wong et al. 2020; 10 PGD steps cost 11 victims each); bit depth and the blind
-        # denoiser run in ci and paper
-        countermeasures=("none", "grayscale", "jpeg-10", "at-8"), at_steps=1,
+        # chapters 08 and 09 at this size, each within one 3-hour session from a cold cache
+        # (the cache does not outlive a session here) on a 2-core CPU, where a victim costs
+        # about 4 minutes and f, G and EMN about 30 minutes a seed: chapter 08 runs natural,
+        # EMN and ConfounderGAN (class-wise noise runs in ci and paper) under crop + flip
+        # alone, grayscale and JPEG-10, the published table's cheap columns: 18 victims;
+        # adversarial training (2-11 victims' cost each), bit depth and the blind denoiser
+        # run in ci and paper. Chapter 09 trains its victims with crop + flip only (its goals
+        # are stated for it): six protections x two seeds, plus the label-conditioned
+        # texture and natural under grayscale and JPEG-10: 20 victims
+        countermeasures=("none", "grayscale", "jpeg-10"), at_steps=1,
+        cm_methods=("natural", "emn", "confoundergan"), hardened_augs=("flip+crop",),
         transfer_archs=("vgg11", "resnet18", "resnet50"),
         # chapter 05: two trainers of Table 2 that chapter 02 does not already run (no
         # augmentation and crop + flip are chapter 02's): MixUp (mixes images and labels) and

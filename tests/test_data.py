@@ -138,9 +138,20 @@ def test_chapter_seeds_of_a_reduced_profile():
     assert q.seeds_for("08_countermeasures") == q.seeds_for("09_hardened_generator") == (0, 1)
     assert q.seeds_for("06_gradient_analysis") == (0, 1)
     assert q.seeds_for("07_denoiser_attack") == q.seeds
-    # quick's countermeasures: the published table's columns, one-step adversarial training
-    assert q.countermeasures == ("none", "grayscale", "jpeg-10", "at-8") and q.at_steps == 1
+    # quick's grids of chapters 08 and 09, sized for one session from a cold cache
+    assert q.countermeasures == ("none", "grayscale", "jpeg-10") and q.at_steps == 1
+    assert q.cm_methods == ("natural", "emn", "confoundergan") and q.hardened_augs == ("flip+crop",)
+    assert PAPER.cm_methods == ("natural", "cwn", "emn", "confoundergan")
+    assert PAPER.hardened_augs == ("none", "flip+crop")
     assert PAPER.at_steps == 10 and set(q.countermeasures) < set(PAPER.countermeasures)
     assert PAPER.seeds_for("04_transferability") == PAPER.seeds
     assert any(d.startswith("seeds of the costliest chapters: chapter 03: 0, 1") for d in q.departures)
     assert not any("costliest" in d for d in PROFILES["ci"].departures)
+
+
+def test_a_profile_with_a_grid_a_chapter_cannot_read_is_refused():
+    from cgan_lib.profiles import PAPER
+    with pytest.raises(ValueError, match="cm_methods must start with 'natural'"):
+        PAPER.replace(cm_methods=("emn", "natural"))
+    with pytest.raises(ValueError, match="hardened_augs must include 'flip\\+crop'"):
+        PAPER.replace(hardened_augs=("none",))
