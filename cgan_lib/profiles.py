@@ -238,7 +238,7 @@ PROFILES: dict[str, Profile] = {
         transfer_archs=("vgg11", "resnet18", "resnet50"),
         # chapter 05: two trainers of Table 2 that chapter 02 does not already run (no
         # augmentation and crop + flip are chapter 02's): MixUp (mixes images and labels) and
-        # FA (the paper's learned policy): 4 methods x 2 trainers x 2 seeds = 16 victims plus
+        # FA (the fixed policy of chapter 05): 4 methods x 2 trainers x 2 seeds = 16 victims plus
         # f, G and EMN for two seeds, so that a cold cache fits one 3-hour session on a
         # 2-core CPU (four trainers, 32 victims, were about 2 hours with f, G and EMN already
         # cached); CutOut and CutMix run in paper
