@@ -167,7 +167,9 @@ def seed_bars(df: pd.DataFrame, x, y="test_acc", hue=None, title="", ax=None, yl
     ax.set_ylabel(ylabel or Y_LABELS.get(y, y))
     ax.set_title(title, fontsize=10)
     if hue is not None:
-        ax.legend(fontsize=8, loc="upper right")
+        # outside the axes: inside, it can cover a bar's value label whatever corner it takes
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
+                  frameon=False)
     return fig or ax.figure
 
 

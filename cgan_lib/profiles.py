@@ -206,14 +206,20 @@ PROFILES: dict[str, Profile] = {
     "quick": PAPER.replace(
         name="quick",
         description="A CPU in hours, a GPU in minutes: balanced 20,000-image CIFAR-10 "
-                    "subset, quarter-width ResNet18, 10 victim epochs, three seeds.",
+                    "subset, quarter-width ResNet18, 10 victim epochs, seeds 0-2 "
+                    "(0-1 in the chapters that train the most).",
         dataset="cifar10", n_train=20000, n_test=2000,
         width=0.25, batch_size=64,
         victim_epochs=10, classifier_epochs=10,
         gan_epochs=5, gan_optimizer="adam", gan_lr=1e-3, d_lr=1e-3, adv_weight=0.0,
         gen_width=32, f_input="effective",
         emn_steps=10, emn_step_size=1.6 / 255, emn_lr=0.1, emn_max_rounds=6,
-        mix_ps=(0.5, 0.9), transfer_datasets=("cifar10",),
+        # chapter 03: one proportion, the p of Figure 4(c, d), as in ci. Each p fits its own f,
+        # G and EMN on its protected part (no leaks): with p = 50% and 90% that is four fits
+        # and 22 victims for two seeds, over 2 hours cold on 2 cores; one p is two fits and 14
+        # victims, about chapter 05's size (73 min cold on a 2-core Xeon with AMX). paper
+        # runs all five p of Figure 5
+        mix_ps=(0.9,), transfer_datasets=("cifar10",),
         # DnCNN convolves at full resolution: 10 layers of 48 channels for 20 epochs took
         # over 11 minutes a seed on 10,000 CIFAR-10 images here, so quick keeps it small
         dncnn_depth=8, dncnn_channels=32, dncnn_epochs=10, hardened_epochs=10,
@@ -222,7 +228,9 @@ PROFILES: dict[str, Profile] = {
         # paper (chapters 08, 09) run two seeds, and DenseNet121 (about 6x a ResNet18 victim
         # on a CPU) is left to a GPU; chapter 06 (f, G, EMN, CWN and three snapshot victims
         # a seed: 5,333 s for two seeds, cold cache, on a 2-core Xeon with AMX) runs two too
-        chapter_seeds=(("03", (0, 1)), ("04", (0, 1)), ("05", (0, 1)), ("06", (0, 1)),
+        # chapter 02 (21 artifacts: f, G, EMN, class-wise noise and the victims) took 6,993 s
+        # cold for two seeds on a 2-core AMD EPYC with AVX512-BF16: a third seed would not fit
+        chapter_seeds=(("02", (0, 1)), ("03", (0, 1)), ("04", (0, 1)), ("05", (0, 1)), ("06", (0, 1)),
                        ("08", (0, 1)), ("09", (0, 1))),
         # chapters 08 and 09 at this size, each within one 3-hour session from a cold cache
         # (the cache does not outlive a session here) on a 2-core CPU, where a victim costs

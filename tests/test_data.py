@@ -134,7 +134,9 @@ def test_chapter_seeds_of_a_reduced_profile():
     from cgan_lib.profiles import PAPER
     q = PROFILES["quick"]
     assert q.seeds_for("04_transferability") == (0, 1)     # a costly chapter runs fewer seeds
-    assert q.seeds_for("02_confoundergan") == q.seeds      # the others run the profile's
+    assert q.seeds_for("02_confoundergan") == (0, 1)
+    assert q.seeds_for("01_class_wise_patches") == q.seeds == (0, 1, 2)  # the others: the profile's
+    assert q.mix_ps == (0.9,) and PAPER.mix_ps == (0.5, 0.6, 0.7, 0.8, 0.9)
     assert q.seeds_for("08_countermeasures") == q.seeds_for("09_hardened_generator") == (0, 1)
     assert q.seeds_for("06_gradient_analysis") == (0, 1)
     assert q.seeds_for("07_denoiser_attack") == q.seeds
@@ -145,7 +147,7 @@ def test_chapter_seeds_of_a_reduced_profile():
     assert PAPER.hardened_augs == ("none", "flip+crop")
     assert PAPER.at_steps == 10 and set(q.countermeasures) < set(PAPER.countermeasures)
     assert PAPER.seeds_for("04_transferability") == PAPER.seeds
-    assert any(d.startswith("seeds of the costliest chapters: chapter 03: 0, 1") for d in q.departures)
+    assert any(d.startswith("seeds of the costliest chapters: chapter 02: 0, 1; chapter 03: 0, 1") for d in q.departures)
     assert not any("costliest" in d for d in PROFILES["ci"].departures)
 
 
