@@ -31,6 +31,7 @@ EXECUTED_THIS_SESSION: dict = {}
 SCOREBOARD_MARKER = "<!-- SCOREBOARD TABLES -->"
 CLAIMS_MARKER = "<!-- CLAIMS TABLE -->"
 GOALS_MARKER = "<!-- GOALS TABLE -->"
+STABILITY_MARKER = "<!-- STABILITY TABLE -->"
 GOAL_PREFIX = "goal."   # claims of the project (beyond the paper), not of the paper
 FIGURE_MARKER = "<!-- SCOREBOARD FIGURE -->"
 BENCHMARK_MARKER = "<!-- BENCHMARK TABLES -->"
@@ -338,6 +339,21 @@ def benchmarks_table(root: Path | None = None) -> str:
                     f"{' and '.join(f'{v:.0f}' for v in b['parallel_train_seconds'])} |",
                     f"| victims per hour, `--jobs {b['jobs']}` over one process | "
                     f"{b['seed_jobs_speedup']:.2f}x |", ""]
+        elif "profiles" in b and any("eager" in r for r in b["profiles"].values()):
+            out += [f"**`torch.compile` for victim training** (`CGAN_COMPILE=1`; victims one after "
+                    f"another in one process, so the first pays the compile time; "
+                    f"`{f.name}`; {where})", "",
+                    "| profile | eager: seconds a victim | compiled: seconds a victim | "
+                    "eager / compiled, all victims | after the first |", "|---|---|---|---|---|"]
+            for prof, r in b["profiles"].items():
+                def secs(rows):
+                    return ("failed: " + rows["error"] if isinstance(rows, dict) else
+                            " + ".join(f"{v['seconds']:.0f}" for v in rows)
+                            + f" ({rows[0]['epochs']} epoch{'s' if rows[0]['epochs'] != 1 else ''})")
+                ratio = lambda k: "" if r.get(k) is None else f"{r[k]:.2f}x"
+                out.append(f"| `{prof}` | {secs(r['eager'])} | {secs(r['compile'])} | "
+                           f"{ratio('compile_speedup')} | {ratio('compile_speedup_after_first')} |")
+            out.append("")
         elif "notebook_rows" in b:
             goal = b.get("goal_seconds")
             goal_txt = (f" (goal for {b.get('goal_reads', 'the notebooks')}: at most "
@@ -464,6 +480,82 @@ def claims_table(root: Path | None = None, goals: bool = False) -> str:
     return "\n".join(lines)
 
 
+RERUNS_DIR = "reruns"
+
+
+def _run_label(recs: list, status: Path) -> str:
+    """``CPU (2 threads, x86_64, bf16) on Intel(R) Xeon(R) Processor (..., amx_bf16)``: the
+    device the records name, and the CPU the runner's status file recorded."""
+    devs = sorted({r.get("device") for r in recs} - {None})
+    cpus: set = set()
+    if status.is_file():
+        for row in json.loads(status.read_text()).get("notebooks", []):
+            cpus.add((row.get("cold") or row).get("cpu"))
+    cpus -= {None}
+    return "; ".join(devs) + (f" on {', '.join(sorted(cpus))}" if cpus else "")
+
+
+def claim_runs(profile: str = "ci", root: Path | None = None) -> list[tuple[str, dict]]:
+    """The claim records of every committed run of ``profile``, as ``(label, {(claim,
+    setting): record})``: ``results/<profile>/`` first, then each
+    ``results/reruns/<profile>-<machine>/``, the same code run again on another machine
+    (kept apart: :func:`load_results` does not read it)."""
+    root = Path(root or results_dir())
+    runs = []
+    for d in [root / profile] + sorted((root / RERUNS_DIR).glob(f"{profile}-*")):
+        recs = []
+        for f in sorted(d.glob("[!_]*.json")):
+            recs += [r for r in json.loads(f.read_text()).get("records", [])
+                     if r.get("experiment") == "claims"]
+        if recs:
+            runs.append((_run_label(recs, d / "_status.json"),
+                         {(r["method"], r.get("setting") or ""): r for r in recs}))
+    return runs
+
+
+def verdict_change(a: str, b: str) -> str:
+    """``same``; ``reversed`` (holds against does not hold); else ``to or from undecided``."""
+    from .paper import FAILS, HOLDS
+    if a == b:
+        return "same"
+    return "reversed" if {a, b} == {HOLDS, FAILS} else "to or from undecided"
+
+
+def stability_table(profile: str = "ci", root: Path | None = None) -> str:
+    """Every claim and goal whose verdict differs between committed runs of ``profile``
+    (the same code on different machines), after a count of what changed."""
+    from .paper import CLAIMS
+    runs = claim_runs(profile, root)
+    if len(runs) < 2:
+        return f"One `{profile}` run is committed so far: nothing to compare yet."
+    (label0, base), others = runs[0], runs[1:]
+    out = [f"Run A, the committed `results/{profile}/`: {label0}."]
+    for i, (label, recs) in enumerate(others):
+        keys = sorted(set(base) & set(recs))
+        kinds = [verdict_change(base[k]["status"], recs[k]["status"]) for k in keys]
+        out.append(f"Run {chr(66 + i)}: {label}. Against run A, of {len(keys)} verdicts "
+                   f"{kinds.count('same')} are the same, {kinds.count('to or from undecided')} "
+                   f"move between a verdict and *undecided*, and {kinds.count('reversed')} "
+                   f"are reversed (holds against does not hold).")
+    changed = sorted({k for _, recs in others for k in recs
+                      if k in base and recs[k]["status"] != base[k]["status"]})
+    if not changed:
+        return "\n\n".join(out)
+    head = "| claim or goal | where | " + " | ".join(
+        f"run {chr(65 + i)}" for i in range(len(runs))) + " |"
+    lines = [head, "|---|---|" + "---|" * len(runs)]
+    for k in changed:
+        c = CLAIMS.get(k[0])
+        cells = []
+        for _, recs in runs:
+            r = recs.get(k)
+            cells.append("-" if r is None else
+                         f"**{r['status']}** ({100 * r['value']:+.1f} ± {100 * r['std']:.1f} pts)")
+        where = ", ".join(w for w in (c.ref if c else "", k[1]) if w) or "-"
+        lines.append(f"| {c.statement if c else k[0]} | {where} | " + " | ".join(cells) + " |")
+    return "\n\n".join(out) + "\n\n" + "\n".join(lines)
+
+
 def scoreboard_tables(root: Path | None = None) -> str:
     """Per table/figure: the paper's number, ours per profile (mean ± std over seeds), the
     gap to natural training where both exist, and 'ours - paper' only where comparable."""
@@ -586,6 +678,7 @@ def build_html(root: Path, stage: Path) -> Path:
     _fill(stage / "book" / "status.md", BENCHMARK_MARKER, benchmarks_table(root / "benchmarks" / "results"))
     _fill(stage / "book" / "scoreboard.md", CLAIMS_MARKER, claims_table())
     _fill(stage / "book" / "scoreboard.md", GOALS_MARKER, claims_table(goals=True))
+    _fill(stage / "book" / "scoreboard.md", STABILITY_MARKER, stability_table("ci"))
     fig = scoreboard_figure(stage / "book" / "scoreboard_dots.png")
     _fill(stage / "book" / "scoreboard.md", FIGURE_MARKER,
           "```{figure} scoreboard_dots.png\n:width: 100%\n\nThe paper's numbers beside ours. "

@@ -269,3 +269,38 @@ def test_prefill_runs_one_process_per_seed_and_reports_a_seed_that_stopped(tmp_p
     assert len({r for _, r in seen.values()}) == 2                     # a results folder each
     stopped = book._prefill(nb, "ci", [0, 7], 2, None, 60, tmp_path / "work2")
     assert list(stopped) == [7] and "seed 7 fails" in stopped[7]   # reported, not raised
+
+
+def _claim(name, status, value, setting=""):
+    return {"experiment": "claims", "dataset": "fashion-mnist", "arch": "resnet18x0.25",
+            "method": name, "setting": setting, "metric": "claim_difference", "value": value,
+            "std": 0.05, "n_seeds": 2, "status": status, "profile": "ci", "device": "CPU",
+            "seconds": None}
+
+
+def test_stability_table_compares_reruns(tmp_path, monkeypatch):
+    from cgan_lib.artifacts import load_results
+    monkeypatch.setenv("CGAN_RESULTS", str(tmp_path / "results"))
+    assert "nothing to compare" in book.stability_table("ci")
+    a = tmp_path / "results" / "ci"
+    b = tmp_path / "results" / "reruns" / "ci-cpu-amd-epyc-avx2"
+    for d in (a, b):
+        d.mkdir(parents=True)
+    (a / "02.json").write_text(json.dumps({"notebook": "02", "records": [
+        _claim("table2.ours_below_natural", "holds", 0.3),
+        _claim("table2.ours_below_emn", "holds", 0.1),
+        _claim("table2.ours_below_natural_rhf_rc", "undecided at this scale", 0.1)]}))
+    (b / "02.json").write_text(json.dumps({"notebook": "02", "records": [
+        _claim("table2.ours_below_natural", "holds", 0.28),
+        _claim("table2.ours_below_emn", "does not hold", -0.1),
+        _claim("table2.ours_below_natural_rhf_rc", "does not hold", 0.0)]}))
+    (b / "_status.json").write_text(json.dumps({"notebooks": [
+        {"notebook": "02", "cold": {"cpu": "AMD EPYC (avx2)"}}]}))
+    assert len(load_results()) == 3                  # the rerun is not read as results
+    t = book.stability_table("ci")
+    assert "Run B: CPU on AMD EPYC (avx2)" in t
+    assert "of 3 verdicts 1 are the same, 1 move between a verdict and *undecided*, and 1 are reversed" in t
+    rows = [l for l in t.splitlines() if l.startswith("| ") and "claim or goal" not in l]
+    assert len(rows) == 2                              # only what changed
+    assert any("**holds** (+10.0" in r and "**does not hold** (-10.0" in r for r in rows)
+    assert book.verdict_change("holds", "holds") == "same"

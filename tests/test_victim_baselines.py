@@ -150,3 +150,13 @@ def test_machine_identity_names_the_cpu_and_tells_machines_apart(monkeypatch):
     monkeypatch.undo()
     model, isa = device.cpu_model()       # the real /proc/cpuinfo of this machine
     assert model and isa is not None and set(isa) <= set(device._ISA_FLAGS)
+
+
+def test_compile_is_a_switch_off_by_default(monkeypatch):
+    from cgan_lib.victim import maybe_compile
+    m = torch.nn.Linear(2, 2)
+    monkeypatch.delenv("CGAN_COMPILE", raising=False)
+    assert maybe_compile(m, torch.device("cpu")) is m
+    monkeypatch.setenv("CGAN_COMPILE", "1")
+    c = maybe_compile(m, torch.device("cpu"))       # wrapped; compiles on its first call
+    assert c is not m and c._orig_mod is m
