@@ -160,9 +160,13 @@ def seed_bars(df: pd.DataFrame, x, y="test_acc", hue=None, title="", ax=None, yl
     sns.stripplot(data=df, x=x, y=y, hue=hue, order=order, dodge=hue is not None, size=4, legend=False,
                   palette="dark:black" if hue is not None else None,
                   color=None if hue is not None else "black", ax=ax)
+    # each mean written at the foot of its bar: at the top, whiskers and dots cover it
     for cont in ax.containers:
         if hasattr(cont, "datavalues"):
-            ax.bar_label(cont, fmt="%.1f", fontsize=8, padding=6)
+            for rect, v in zip(cont.patches, cont.datavalues):
+                if v == v:   # not NaN
+                    ax.text(rect.get_x() + rect.get_width() / 2, 1.5, f"{v:.1f}", ha="center",
+                            va="bottom", fontsize=7.5)
     ax.set_ylim(0, 105)
     ax.set_ylabel(ylabel or Y_LABELS.get(y, y))
     ax.set_title(title, fontsize=10)

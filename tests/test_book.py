@@ -304,3 +304,19 @@ def test_stability_table_compares_reruns(tmp_path, monkeypatch):
     assert len(rows) == 2                              # only what changed
     assert any("**holds** (+10.0" in r and "**does not hold** (-10.0" in r for r in rows)
     assert book.verdict_change("holds", "holds") == "same"
+
+
+def test_seed_bars_writes_each_mean_once():
+    import matplotlib
+    matplotlib.use("Agg")
+    import pandas as pd
+    from cgan_lib import plots
+    df = pd.DataFrame([dict(trainer=t, data=d, test_acc=v) for t, d, vals in
+                       [("MixUp", "natural", (68.8, 68.4)), ("MixUp", "ours", (10.1, 10.7)),
+                        ("FA", "natural", (70.8, 70.0)), ("FA", "ours", (70.7, 70.9))]
+                       for v in vals])
+    fig = plots.seed_bars(df, x="trainer", hue="data")
+    ax = fig.axes[0]
+    labels = sorted(t.get_text() for t in ax.texts)
+    assert labels == ["10.4", "68.6", "70.4", "70.8"]
+    assert ax.get_legend().get_bbox_to_anchor().x0 >= ax.get_window_extent().x1 - 1  # outside
