@@ -1,6 +1,8 @@
 """Figures of the chapters (matplotlib + seaborn) and the ipywidgets image browser."""
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -74,7 +76,9 @@ def image_rows(rows: dict, y, classes, idx=None, k_classes=6, title=None, noise_
             ax = axes[r, j]
             ax.imshow(_img(image(r, i)), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([]), ax.set_yticks([])
-        axes[r, 0].set_ylabel(name, fontsize=8)
+        # horizontal and wrapped: rotated, a long label ran past its row into the next
+        axes[r, 0].set_ylabel("\n".join(textwrap.fill(part, 18) for part in name.split("\n")),
+                              fontsize=8, rotation=0, ha="right", va="center")
     for j, i in enumerate(idx):
         axes[0, j].set_title(str(classes[int(y[i])]), fontsize=9)
     if title:
