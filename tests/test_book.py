@@ -163,13 +163,22 @@ def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
         "machine": "CPU (2 threads)", "written": "2026-01-04", "profile": "quick", "epochs": 1,
         "jobs": 2, "threads": 2, "serial_train_seconds": [29.0, 29.4],
         "parallel_train_seconds": [38.0, 40.1], "seed_jobs_speedup": 1.46}))
+    (tmp_path / "cpu_compile-cpu.json").write_text(json.dumps({
+        "machine": "CPU (2 threads)", "written": "2026-01-05", "profiles": {
+            "quick": {"eager": [{"seconds": 55.5, "epochs": 1}, {"seconds": 52.1, "epochs": 1}],
+                      "compile": [{"seconds": 133.4, "epochs": 1}, {"seconds": 48.8, "epochs": 1}],
+                      "compile_speedup": 0.59, "compile_speedup_after_first": 1.07},
+            "ci": {"eager": [{"seconds": 20.0, "epochs": 4}],
+                   "compile": {"error": "no C++ compiler"}}}}))
     page = book.benchmarks_table(tmp_path)
+    assert "| `quick` | 56 + 52 (1 epoch) | 133 + 49 (1 epoch) | 0.59x | 1.07x |" in page
+    assert "| `ci` | 20 (4 epochs) | failed: no C++ compiler |  |  |" in page
     assert "| at once, 1 thread(s) each | 38 and 40 |" in page
     assert "| victims per hour, `--jobs 2` over one process | 1.46x |" in page
     assert "`protect_vs_emn_ratio` (goal: at least 1,000) | 1,000 |" in page
     assert "| 20,000 | 0.25 | 10 | 0 | 70.9% | 70.5% | 151 s |" in page
     assert "| flip | 2.00 | 0.50 | 0.25 |" in page
-    assert page.count("CPU (2 threads)") == 4                 # each measurement names its machine
+    assert page.count("CPU (2 threads)") == 5                 # each measurement names its machine
     assert "CPU (2 threads) on AMD EPYC (avx2), 2026-01-01" in page   # and its CPU where known
     assert "No benchmark" in book.benchmarks_table(tmp_path / "none")
 
