@@ -22,8 +22,11 @@ variants, each one forward pass at protect time and each a registered protection
     noise is the tiles mixed by f's probabilities. Its noise is as class-consistent as f's
     reading of the images (measured: ``label_agreement``).
 
-Every variant respects ConfounderGAN's budget: ``|delta|_inf <= eps`` and the L2 hinge
-bound ``c`` of eq. 4 (projected, not penalised).
+Every variant respects ConfounderGAN's budget by default (``budget="hinge"``):
+``|delta|_inf <= eps`` and the L2 hinge bound ``c`` of eq. 4 (projected, not penalised).
+``budget="linf"`` keeps the L-infinity bound alone, the budget EMN and class-wise noise are
+held to (registered as ``hardened-texture-label-linf``): its noise may be about twice as large
+in L2 as ConfounderGAN's, and chapter 9 reports each method's L2 beside its accuracy.
 """
 from __future__ import annotations
 
@@ -41,6 +44,8 @@ from .device import progress as progress_bar
 from .models import Generator, freeze, l2_bound
 
 VARIANTS = ("eot", "texture-label", "texture")
+# "hinge": ConfounderGAN's L-inf bound and L2 bound c; "linf": the L-inf bound alone (EMN's)
+BUDGETS = ("hinge", "linf")
 
 
 @dataclass(frozen=True)
@@ -60,15 +65,21 @@ class HardenedSettings:
 
     @classmethod
     def from_profile(cls, profile, variant: str, eps: float, shape, dataset: str,
-                     **kw) -> "HardenedSettings":
+                     budget: str = "hinge", **kw) -> "HardenedSettings":
         """The profile's GAN budget (epochs, batch size, G's width) and ConfounderGAN's
-        bounds. The two texture variants share one training (``variant="texture"``): they
-        differ only in where the class comes from at protect time."""
+        bounds (``budget="hinge"``), or the L-inf bound alone (``budget="linf"``: ``c`` is
+        the L2 norm of the L-inf ball's corners, so the L2 projection never binds). The two
+        texture variants share one training (``variant="texture"``): they differ only in
+        where the class comes from at protect time."""
         if variant not in VARIANTS:
             raise ValueError(f"Unknown hardened variant {variant!r}. Known: {', '.join(VARIANTS)}.")
+        if budget not in BUDGETS:
+            raise ValueError(f"Unknown budget {budget!r}. Known: {', '.join(BUDGETS)} (hinge: "
+                             f"ConfounderGAN's L-inf and L2 bounds; linf: the L-inf bound alone).")
+        frac = profile.hinge_fraction if budget == "hinge" else 1.0
         base = cls(variant="texture" if variant == "texture-label" else variant,
                    epochs=profile.hardened_epochs or profile.gan_epochs_for(dataset), eps=eps,
-                   c=profile.hinge_fraction * l2_bound(eps, shape),
+                   c=frac * l2_bound(eps, shape),
                    batch_size=profile.batch_size, gen_width=profile.gen_width)
         return replace(base, **kw)
 

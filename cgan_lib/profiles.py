@@ -239,8 +239,9 @@ PROFILES: dict[str, Profile] = {
         # alone, grayscale and JPEG-10, the published table's cheap columns: 18 victims;
         # adversarial training (2-11 victims' cost each), bit depth and the blind denoiser
         # run in ci and paper. Chapter 09 trains its victims with crop + flip only (its goals
-        # are stated for it): six protections x two seeds, plus the label-conditioned
-        # texture and natural under grayscale and JPEG-10: 20 victims
+        # are stated for it): seven protections (the label-conditioned texture twice,
+        # under ConfounderGAN's budget and under the L-inf bound alone) x two seeds, plus the
+        # label-conditioned texture and natural under grayscale and JPEG-10: 22 victims
         countermeasures=("none", "grayscale", "jpeg-10"), at_steps=1,
         cm_methods=("natural", "emn", "confoundergan"), hardened_augs=("flip+crop",),
         transfer_archs=("vgg11", "resnet18", "resnet50"),

@@ -165,12 +165,13 @@ class ConfounderGAN(Protection):
 class _Hardened(Protection):
     """Chapter 9's generators (:mod:`cgan_lib.hardened`), fitted on the owner's data."""
     variant = ""
+    budget = "hinge"     # ConfounderGAN's bounds; "linf": the L-inf bound alone (EMN's)
 
     def _fit(self, x_u8, y):
         from .hardened import HardenedSettings, TextureGenerator, train_hardened
         o = self.owner
         s = HardenedSettings.from_profile(o.profile, self.variant, o.eps, tuple(x_u8.shape[1:]),
-                                          o.dataset, **self.overrides)
+                                          o.dataset, budget=self.budget, **self.overrides)
         f_aug = "flip+crop" if s.variant == "eot" else "none"
         fs = TrainSettings.classifier(o.profile, min(x_u8.shape[-2:]), seed=self.seed, aug=f_aug)
         f, f_acc = trained_classifier(x_u8, y, o.test_x, o.test_y, o.n_classes, fs, o.progress,
@@ -209,6 +210,15 @@ class HardenedEOT(_Hardened):
 @register
 class HardenedTextureLabel(_Hardened):
     name, label, variant = "hardened-texture-label", "Hardened: class texture (labels)", "texture-label"
+
+
+@register
+class HardenedTextureLabelLinf(_Hardened):
+    """The label-conditioned texture held to the L-inf bound alone, the budget of EMN and
+    class-wise noise, not ConfounderGAN's L2 bound c: about twice the L2 of the others."""
+    name, label, variant, budget = ("hardened-texture-label-linf",
+                                    "Hardened: class texture (labels, L-inf only)",
+                                    "texture-label", "linf")
 
 
 @register

@@ -5,6 +5,7 @@ import torch
 from cgan_lib import protections
 from cgan_lib.hardened import (HardenedSettings, TextureGenerator, project, protect_hardened,
                                train_hardened)
+from cgan_lib.models import l2_bound
 from cgan_lib.profiles import get_profile
 
 
@@ -50,8 +51,11 @@ def test_texture_training_makes_the_label_readable_after_crop_and_flip():
 
 def test_registered_and_validated():
     names = [n for n in protections.PROTECTIONS if n.startswith("hardened")]
-    assert set(names) == {"hardened-eot", "hardened-texture-label", "hardened-texture"}
+    assert set(names) == {"hardened-eot", "hardened-texture-label", "hardened-texture",
+                          "hardened-texture-label-linf"}
     assert protections.PROTECTIONS["hardened-texture-label"].needs_labels
+    assert protections.PROTECTIONS["hardened-texture-label-linf"].needs_labels
+    assert protections.PROTECTIONS["hardened-texture-label-linf"].budget == "linf"
     assert not protections.PROTECTIONS["hardened-texture"].needs_labels
     with pytest.raises(ValueError, match="Unknown hardened variant"):
         HardenedSettings.from_profile(get_profile("ci"), "blur", 0.1, (1, 28, 28), "fashion-mnist")
@@ -62,3 +66,39 @@ def test_registered_and_validated():
         train_hardened(torch.zeros(4, 1, 8, 8, dtype=torch.uint8), torch.zeros(4, dtype=torch.long),
                        2, HardenedSettings(variant="eot", epochs=1, eps=0.1, c=1.0), f=None,
                        progress=False)
+
+
+def test_linf_budget_drops_the_l2_bound_and_keeps_the_linf_bound():
+    ci, shape, eps = get_profile("ci"), (1, 28, 28), 16 / 255
+    hinge = HardenedSettings.from_profile(ci, "texture-label", eps, shape, "fashion-mnist")
+    linf = HardenedSettings.from_profile(ci, "texture-label", eps, shape, "fashion-mnist",
+                                         budget="linf")
+    assert hinge.c == pytest.approx(ci.hinge_fraction * l2_bound(eps, shape))
+    assert linf.c == pytest.approx(l2_bound(eps, shape)) and linf.c > hinge.c
+    # noise at the corners of the L-inf ball: the hinge budget shrinks it, the L-inf one not
+    torch.manual_seed(0)
+    corner = eps * torch.randn(4, *shape).sign()
+    assert torch.allclose(project(corner, eps, linf.c), corner)
+    shrunk = project(corner, eps, hinge.c)
+    assert (shrunk.flatten(1).norm(dim=1) <= hinge.c + 1e-5).all()
+    assert shrunk.abs().max() < eps * 0.9
+    with pytest.raises(ValueError, match="Unknown budget 'l2'.*hinge.*linf"):
+        HardenedSettings.from_profile(ci, "texture-label", eps, shape, "fashion-mnist", budget="l2")
+
+
+def test_linf_texture_protection_uses_more_of_the_budget_than_the_hinge_one(tmp_cache):
+    from cgan_lib.protections import Owner, make
+    torch.manual_seed(0)
+    n, shape, eps = 64, (1, 16, 16), 16 / 255
+    x = (60 + torch.rand(n, *shape) * 120).to(torch.uint8)
+    y = torch.arange(n) % 2
+    P = get_profile("ci").replace(classifier_epochs=1, hardened_epochs=2, n_train=None)
+    owner = Owner(P, eps, 2, "toy", ("a", "b"), x[:8], y[:8], progress=False)
+    l2 = {}
+    for m in ("hardened-texture-label", "hardened-texture-label-linf"):
+        d = make(m, owner, seed=0).fit(x, y).protect(x, y).float() - x.float()
+        assert d.abs().max() <= 16 + 0.5
+        l2[m] = float((d / 255).flatten(1).norm(dim=1).mean())
+    c = P.hinge_fraction * l2_bound(eps, shape)     # ConfounderGAN's L2 bound
+    assert l2["hardened-texture-label"] <= c * 1.05          # (+ uint8 rounding)
+    assert l2["hardened-texture-label-linf"] > 1.15 * c      # not held to it
