@@ -28,20 +28,8 @@ OUT = Path(__file__).resolve().parent / "results"
 
 def victims(profile: str, epochs: int, n: int) -> list[dict]:
     """Train ``n`` victims (seeds 0..n-1, no cache); their seconds and accuracies."""
-    from cgan_lib.data import load_dataset
-    from cgan_lib.profiles import get_profile
-    from cgan_lib.victim import TrainSettings, train_model
-    p = get_profile(profile)
-    p = p.replace(victim_epochs=epochs or p.victim_epochs)
-    d = load_dataset(p.dataset).subset(p.n_train, p.n_test, 0)
-    rows = []
-    for seed in range(n):
-        t = time.time()
-        _, h = train_model(d.train_x, d.train_y, d.test_x, d.test_y, d.n_classes,
-                           TrainSettings.victim(p, seed=seed), False, curves=False)
-        rows.append({"seed": seed, "seconds": round(time.time() - t, 1),
-                     "final_test_acc": h["final_test_acc"], "epochs": p.victim_epochs})
-    return rows
+    from _victim import natural_victim
+    return [natural_victim(profile, epochs, seed) for seed in range(n)]
 
 
 def main(argv=None):

@@ -25,15 +25,8 @@ OUT = Path(__file__).resolve().parent / "results"
 
 def one(profile: str, epochs: int, seed: int) -> float:
     """Train one victim (no cache); return its training seconds."""
-    from cgan_lib.data import load_dataset
-    from cgan_lib.profiles import get_profile
-    from cgan_lib.victim import TrainSettings, train_model
-    p = get_profile(profile).replace(victim_epochs=epochs)
-    d = load_dataset(p.dataset).subset(p.n_train, p.n_test, 0)
-    s = TrainSettings.victim(p, seed=seed)
-    t = time.time()
-    train_model(d.train_x, d.train_y, d.test_x, d.test_y, d.n_classes, s, False, curves=False)
-    return time.time() - t
+    from _victim import natural_victim
+    return natural_victim(profile, epochs, seed)["seconds"]
 
 
 def main(argv=None):
