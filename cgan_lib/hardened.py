@@ -25,8 +25,9 @@ variants, each one forward pass at protect time and each a registered protection
 Every variant respects ConfounderGAN's budget by default (``budget="hinge"``):
 ``|delta|_inf <= eps`` and the L2 hinge bound ``c`` of eq. 4 (projected, not penalised).
 ``budget="linf"`` keeps the L-infinity bound alone, the budget EMN and class-wise noise are
-held to (registered as ``hardened-texture-label-linf``): its noise may be about twice as large
-in L2 as ConfounderGAN's, and chapter 9 reports each method's L2 beside its accuracy.
+held to (registered as ``hardened-texture-label-linf``): its noise may reach twice the L2 bound
+c of the profiles (half the corner norm), and chapter 9 reports each method's L2 beside its
+accuracy.
 """
 from __future__ import annotations
 

@@ -215,7 +215,7 @@ class HardenedTextureLabel(_Hardened):
 @register
 class HardenedTextureLabelLinf(_Hardened):
     """The label-conditioned texture held to the L-inf bound alone, the budget of EMN and
-    class-wise noise, not ConfounderGAN's L2 bound c: about twice the L2 of the others."""
+    class-wise noise, not ConfounderGAN's L2 bound c (its L2 may reach twice c)."""
     name, label, variant, budget = ("hardened-texture-label-linf",
                                     "Hardened: class texture (labels, L-inf only)",
                                     "texture-label", "linf")
