@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cgan_lib import metrics  # noqa: E402
 from cgan_lib.artifacts import atomic_write_text  # noqa: E402
 from cgan_lib.device import machine_info, machine_tag  # noqa: E402
 from cgan_lib.experiment import Experiment  # noqa: E402
@@ -59,21 +60,19 @@ def main(argv=None):
     out_path = ROOT / "results" / "probes" / f"hardened-{args.profile}-{machine_tag()}.json"
     old = json.loads(out_path.read_text()) if out_path.is_file() else {}
     res = old.get("settings", {})
+    exp = Experiment("09_hardened_generator", args.profile, seeds=tuple(args.seeds), progress=False)
+    d = exp.data                                               # one subset for every seed
     for name, (method, over) in plan.items():
         for s in args.seeds:
-            exp = Experiment("09_hardened_generator", args.profile, seeds=(s,), progress=False)
-            d = exp.data
-            make = (lambda s_: d.train_x) if method == "natural" else \
-                (lambda s_: exp.protect(method, seed=s_, **over))
+            x = d.train_x if method == "natural" else exp.protect(method, seed=s, **over)
             t = time.time()
-            h = exp.victims(make, aug="flip+crop", curves=False, desc=name)[s]
+            h = exp.victims(lambda s_: x, aug="flip+crop", curves=False, desc=name, seeds=(s,))[s]
             row = res.setdefault(name, {"protection": method, "overrides": over, "seeds": {}})
             row["seeds"][str(s)] = {"test_acc": h["final_test_acc"],
                                     "early_stop_test_acc": h.get("early_stop_test_acc"),
                                     "train_seconds": h.get("seconds")}
             if method != "natural":
-                n = (make(s).float() - d.train_x.float()) / 255
-                row["seeds"][str(s)]["noise_l2"] = float(n.flatten(1).norm(dim=1).mean())
+                row["seeds"][str(s)]["noise_l2"] = float(metrics.l2(metrics.noise_of(x, d.train_x)).mean())
             accs = [v["test_acc"] for v in row["seeds"].values()]
             row["mean"] = statistics.mean(accs)
             row["std"] = statistics.stdev(accs) if len(accs) > 1 else None
