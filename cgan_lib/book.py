@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from .artifacts import atomic_write_text, load_results, project_root, results_dir
+from .probes import remeasured_table
 
 STATUS_MARKER = "<!-- STATUS TABLE -->"
 # Notebooks nbval executed in this test session (name -> "ok" or why not), filled by
@@ -32,6 +33,7 @@ SCOREBOARD_MARKER = "<!-- SCOREBOARD TABLES -->"
 CLAIMS_MARKER = "<!-- CLAIMS TABLE -->"
 GOALS_MARKER = "<!-- GOALS TABLE -->"
 STABILITY_MARKER = "<!-- STABILITY TABLE -->"
+PROBE_MARKER = "<!-- PROBE TABLE -->"
 GOAL_PREFIX = "goal."   # claims of the project (beyond the paper), not of the paper
 FIGURE_MARKER = "<!-- SCOREBOARD FIGURE -->"
 BENCHMARK_MARKER = "<!-- BENCHMARK TABLES -->"
@@ -679,6 +681,7 @@ def build_html(root: Path, stage: Path) -> Path:
     _fill(stage / "book" / "scoreboard.md", CLAIMS_MARKER, claims_table())
     _fill(stage / "book" / "scoreboard.md", GOALS_MARKER, claims_table(goals=True))
     _fill(stage / "book" / "scoreboard.md", STABILITY_MARKER, stability_table("ci"))
+    _fill(stage / "book" / "scoreboard.md", PROBE_MARKER, remeasured_table("quick"))
     fig = scoreboard_figure(stage / "book" / "scoreboard_dots.png")
     _fill(stage / "book" / "scoreboard.md", FIGURE_MARKER,
           "```{figure} scoreboard_dots.png\n:width: 100%\n\nThe paper's numbers beside ours. "

@@ -329,3 +329,43 @@ def test_seed_bars_writes_each_mean_once():
     labels = sorted(t.get_text() for t in ax.texts)
     assert labels == ["10.4", "68.6", "70.4", "70.8"]
     assert ax.get_legend().get_bbox_to_anchor().x0 >= ax.get_window_extent().x1 - 1  # outside
+
+
+def _probe(tmp, name, profile, trainer, settings):
+    d = tmp / "results" / "probes"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_text(json.dumps({
+        "machine": "CPU", "cpu": "AMD EPYC", "cpu_isa": ["avx2"], "written": "2026-12-07",
+        "profile": profile, "trainer": trainer,
+        "settings": {k: {"seeds": {str(s): {"test_acc": v} for s, v in vals.items()}}
+                     for k, vals in settings.items()}}))
+
+
+def test_remeasured_table_checks_a_chapter_claim_again_on_a_probes_seeds(tmp_path, monkeypatch):
+    from cgan_lib import probes
+    monkeypatch.setenv("CGAN_RESULTS", str(tmp_path / "results"))
+    assert "No committed probe" in probes.remeasured_table("quick")
+    ch = tmp_path / "results" / "quick"
+    ch.mkdir(parents=True)
+    rec = lambda m, vals: {"experiment": "sec4.2-cwn", "method": m, "setting": "RHF+RC",
+                           "metric": "test_acc", "seeds": [0, 1, 2], "values": vals}
+    (ch / "01_class_wise_patches.json").write_text(json.dumps({
+        "notebook": "01_class_wise_patches", "written": "2026-11-30", "device": "CPU",
+        "records": [rec("natural", [0.75, 0.77, 0.75]), rec("cwn", [0.18, 0.11, 0.62])]}))
+    # one probe with the same victims on more seeds, one with another trainer (not comparable)
+    _probe(tmp_path, "p-quick.json", "quick", "flip+crop",
+           {"natural": {0: 0.76, 1: 0.76, 3: 0.76, 4: 0.77},
+            "cwn": {0: 0.25, 1: 0.67, 3: 0.70, 4: 0.30, 5: 0.2}})
+    _probe(tmp_path, "p-none.json", "quick", "none", {"natural": {0: 0.7}, "cwn": {0: 0.1}})
+    _probe(tmp_path, "p-ci.json", "ci", "flip+crop", {"natural": {0: 0.7}, "cwn": {0: 0.1}})
+    t = probes.remeasured_table("quick")
+    rows = [l for l in t.splitlines() if l.startswith("| Class-wise")]
+    assert len(rows) == 2                                   # the chapter's run and one probe
+    assert "01_class_wise_patches.json" in rows[0] and "**holds**" in rows[0]
+    # the probe is paired on the seeds both settings ran (0, 1, 3, 4), not seed 5
+    assert "p-quick.json" in rows[1] and "| 0, 1, 3, 4 |" in rows[1]
+    assert "class-wise noise: 25.0, 67.0, 70.0, 30.0" in rows[1]
+    assert "**undecided at this scale**" in rows[1]
+    (tmp_path / "results" / "probes" / "p-quick.json").write_text("{not json")
+    with pytest.raises(ValueError, match="p-quick.json is not valid JSON.*git checkout"):
+        probes.remeasured_table("quick")
