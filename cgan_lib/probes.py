@@ -29,11 +29,15 @@ def load(profile: str, root: Path | None = None) -> list[dict]:
     name under ``"file"``; a file that is not valid JSON is named in the error."""
     out = []
     for f in sorted((Path(root or results_dir()) / PROBES_DIR).glob("*.json")):
+        fix = (f"restore it from git (git checkout -- results/{PROBES_DIR}/{f.name}) or rerun "
+               f"its probe")
         try:
-            doc = json.loads(f.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"Probe file {f} is not valid JSON ({e}); restore it from git "
-                             f"(git checkout -- {f.name}) or rerun its probe.") from e
+            doc = json.loads(f.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"Probe file {f} is not valid JSON ({e}); {fix}.") from e
+        if not isinstance(doc, dict):
+            raise ValueError(f"Probe file {f} holds a {type(doc).__name__}, not a probe's "
+                             f"object; {fix}.")
         if doc.get("profile") == profile:
             out.append({**doc, "file": f.name})
     return out
@@ -46,12 +50,21 @@ def seed_values(probe: dict, setting: str, metric: str = "test_acc") -> dict[int
 
 
 def chapter_values(records: list[dict], experiment: str, method: str, setting: str,
-                   metric: str = "test_acc") -> dict[int, float]:
-    """``{seed: value}`` of a chapter's per-seed record (empty where it has none)."""
+                   metric: str = "test_acc", dataset: str | None = None) -> dict[int, float]:
+    """``{seed: value}`` of a chapter's per-seed record (empty where it has none, or where
+    ``dataset`` is given and the record's is another)."""
     for r in records:
-        if (r.get("experiment"), r.get("method"), r.get("setting"), r.get("metric")) == \
-                (experiment, method, setting, metric) and r.get("seeds"):
-            return {int(s): float(v) for s, v in zip(r["seeds"], r["values"])}
+        if (r.get("experiment"), r.get("method"), r.get("setting"), r.get("metric")) != \
+                (experiment, method, setting, metric) or not r.get("seeds"):
+            continue
+        if dataset is not None and r.get("dataset") not in (None, dataset):
+            continue
+        values = r.get("values") or []
+        if len(values) != len(r["seeds"]):
+            raise ValueError(f"Record {experiment}/{method}/{setting} of notebook "
+                             f"{r.get('notebook')} has {len(r['seeds'])} seeds but "
+                             f"{len(values)} values; rerun that chapter to rewrite it.")
+        return {int(s): float(v) for s, v in zip(r["seeds"], values)}
     return {}
 
 
@@ -67,7 +80,7 @@ def _pcts(values) -> str:
 def _label(probe: dict) -> str:
     isa = probe.get("cpu_isa")
     cpu = f"{probe.get('cpu')} ({', '.join(isa)})" if isa else probe.get("cpu")
-    return f"probe `{probe['file']}`: {probe.get('machine')} on {cpu}, written {probe.get('written')}"
+    return f"probe `{probe['file']}`: {probe.get('machine')} on {cpu}, last written {probe.get('written')}"
 
 
 def _chapter_label(records, experiment, written, profile) -> str:
@@ -88,26 +101,32 @@ def remeasured_table(profile: str, root: Path | None = None) -> str:
         records += [{**r, "notebook": nb} for r in doc.get("records", [])]
         written[nb] = (doc.get("written"), doc.get("device"))
     rows = []
-    for probe in load(profile, root):
-        if probe.get("trainer") is None:
-            continue
-        for claim, trainer, experiment, a_set, b_set in REMEASURED:
+    probes = [p for p in load(profile, root) if p.get("trainer") is not None]
+    for claim, trainer, experiment, a_set, b_set in REMEASURED:
+        c, label = paper.CLAIMS[claim], AUG[trainer]
+        runs = []
+        for probe in probes:
             if probe["trainer"] != trainer:
                 continue
-            label = AUG[trainer]
-            runs = [(_chapter_label(records, experiment, written, profile),
-                     chapter_values(records, experiment, a_set, label),
-                     chapter_values(records, experiment, b_set, label)),
-                    (_label(probe), seed_values(probe, a_set), seed_values(probe, b_set))]
-            for name, a, b in runs:
-                seeds, va, vb = _paired(a, b)
-                if not seeds:
-                    continue
-                c, r = paper.CLAIMS[claim], paper.check(claim, va, vb)
-                dm, ds = spread([y - x for x, y in zip(va, vb)])
-                rows.append(f"| {c.statement} | {c.ref}, {label} | {name} | "
-                            f"{', '.join(map(str, seeds))} | {c.a}: {_pcts(va)} | {c.b}: "
-                            f"{_pcts(vb)} | **{r.status}** ({100 * dm:+.1f} ± {100 * ds:.1f} pts) |")
+            pa, pb = seed_values(probe, a_set), seed_values(probe, b_set)
+            if not _paired(pa, pb)[0]:
+                continue
+            ds = probe.get("dataset")
+            # the chapter's run first, once, over the probes' dataset
+            if not runs:
+                runs.append((_chapter_label(records, experiment, written, profile),
+                             chapter_values(records, experiment, a_set, label, dataset=ds),
+                             chapter_values(records, experiment, b_set, label, dataset=ds)))
+            runs.append((_label(probe), pa, pb))
+        for name, a, b in runs:
+            seeds, va, vb = _paired(a, b)
+            if not seeds:
+                continue
+            r = paper.check(claim, va, vb)
+            dm, dsd = spread([y - x for x, y in zip(va, vb)])
+            rows.append(f"| {c.statement} | {c.ref}, {label} | {name} | "
+                        f"{', '.join(map(str, seeds))} | {c.a}: {_pcts(va)} | {c.b}: "
+                        f"{_pcts(vb)} | **{r.status}** ({100 * dm:+.1f} ± {100 * dsd:.1f} pts) |")
     if not rows:
         return f"No committed probe of the `{profile}` profile re-measures a chapter's claim yet."
     head = ("| claim | where | run | seeds | a per seed (%) | b per seed (%) | verdict (b minus a) |\n"

@@ -70,7 +70,8 @@ def main(argv=None):
             row = res.setdefault(name, {"protection": method, "overrides": over, "seeds": {}})
             row["seeds"][str(s)] = {"test_acc": h["final_test_acc"],
                                     "early_stop_test_acc": h.get("early_stop_test_acc"),
-                                    "train_seconds": h.get("seconds")}
+                                    "train_seconds": h.get("seconds"),
+                                    "written": time.strftime("%Y-%m-%d %H:%M:%S")}
             if method != "natural":
                 row["seeds"][str(s)]["noise_l2"] = float(metrics.l2(metrics.noise_of(x, d.train_x)).mean())
             accs = [v["test_acc"] for v in row["seeds"].values()]

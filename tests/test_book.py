@@ -358,14 +358,27 @@ def test_remeasured_table_checks_a_chapter_claim_again_on_a_probes_seeds(tmp_pat
             "cwn": {0: 0.25, 1: 0.67, 3: 0.70, 4: 0.30, 5: 0.2}})
     _probe(tmp_path, "p-none.json", "quick", "none", {"natural": {0: 0.7}, "cwn": {0: 0.1}})
     _probe(tmp_path, "p-ci.json", "ci", "flip+crop", {"natural": {0: 0.7}, "cwn": {0: 0.1}})
+    # a second probe of the same victims, and one of another dataset's victims
+    _probe(tmp_path, "q-quick.json", "quick", "flip+crop", {"natural": {7: 0.7}, "cwn": {7: 0.3}})
     t = probes.remeasured_table("quick")
     rows = [l for l in t.splitlines() if l.startswith("| Class-wise")]
-    assert len(rows) == 2                                   # the chapter's run and one probe
+    assert len(rows) == 3                         # the chapter's run once, then each probe
+    assert sum("01_class_wise_patches.json" in r for r in rows) == 1
+    assert "q-quick.json" in rows[2] and "| 7 |" in rows[2]
     assert "01_class_wise_patches.json" in rows[0] and "**holds**" in rows[0]
     # the probe is paired on the seeds both settings ran (0, 1, 3, 4), not seed 5
     assert "p-quick.json" in rows[1] and "| 0, 1, 3, 4 |" in rows[1]
     assert "class-wise noise: 25.0, 67.0, 70.0, 30.0" in rows[1]
     assert "**undecided at this scale**" in rows[1]
     (tmp_path / "results" / "probes" / "p-quick.json").write_text("{not json")
-    with pytest.raises(ValueError, match="p-quick.json is not valid JSON.*git checkout"):
+    with pytest.raises(ValueError, match="p-quick.json is not valid JSON.*git checkout -- "
+                                         "results/probes/p-quick.json"):
         probes.remeasured_table("quick")
+    (tmp_path / "results" / "probes" / "p-quick.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="p-quick.json holds a list"):
+        probes.remeasured_table("quick")
+    bad = [{**rec("cwn", [0.1, 0.2]), "notebook": "01"}]          # 3 seeds, 2 values
+    with pytest.raises(ValueError, match="3 seeds but 2 values; rerun that chapter"):
+        probes.chapter_values(bad, "sec4.2-cwn", "cwn", "RHF+RC")
+    other = [{**rec("cwn", [0.1, 0.2, 0.3]), "dataset": "fashion-mnist"}]
+    assert probes.chapter_values(other, "sec4.2-cwn", "cwn", "RHF+RC", dataset="cifar10") == {}
