@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .artifacts import results_dir, spread
+from .artifacts import results_dir
 from .augment import LABELS as AUG
 
 PROBES_DIR = "probes"
@@ -123,10 +123,9 @@ def remeasured_table(profile: str, root: Path | None = None) -> str:
             if not seeds:
                 continue
             r = paper.check(claim, va, vb)
-            dm, dsd = spread([y - x for x, y in zip(va, vb)])
             rows.append(f"| {c.statement} | {c.ref}, {label} | {name} | "
                         f"{', '.join(map(str, seeds))} | {c.a}: {_pcts(va)} | {c.b}: "
-                        f"{_pcts(vb)} | **{r.status}** ({100 * dm:+.1f} ± {100 * dsd:.1f} pts) |")
+                        f"{_pcts(vb)} | **{r.status}** ({100 * r.diff_mean:+.1f} ± {100 * r.diff_std:.1f} pts) |")
     if not rows:
         return f"No committed probe of the `{profile}` profile re-measures a chapter's claim yet."
     head = ("| claim | where | run | seeds | a per seed (%) | b per seed (%) | verdict (b minus a) |\n"
