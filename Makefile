@@ -30,7 +30,7 @@ notebooks: $(SETUP_STAMP)
 	CGAN_PROFILE=ci TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax notebooks -q -p no:cacheprovider
 
 test: $(SETUP_STAMP)
-	CGAN_PROFILE=ci CGAN_JOBS=$(JOBS) TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax notebooks tests -q
+	CGAN_PROFILE=ci CGAN_JOBS=$(JOBS) TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax notebooks tests -q --durations=15
 
 clean:
 	rm -rf book/_build

@@ -11,7 +11,7 @@ published PNG would.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -85,10 +85,20 @@ class EMNSettings:
     # images per batch of the noise update (per-image steps: a speed setting, not a result)
     noise_batch_size: int = 512
     seed: int = 0
+    stem_stride: int = 1            # the source model's stem (models.make_classifier)
+
+    def key(self) -> dict:
+        """The settings as a cache key; a stem stride of 1 is left out, so the keys of runs
+        from before it existed stay valid."""
+        d = asdict(self)
+        if self.stem_stride == 1:
+            d.pop("stem_stride")
+        return d
 
     @classmethod
     def from_profile(cls, profile, eps: float, seed: int = 0, **kw) -> "EMNSettings":
         return replace(cls(eps=eps, arch=profile.arch, width=profile.width,
+                           stem_stride=profile.stem_stride,
                            steps=profile.emn_steps, step_size=profile.emn_step_size,
                            train_steps=profile.emn_train_steps, lr=profile.emn_lr,
                            stop_error=profile.emn_stop_error, max_rounds=profile.emn_max_rounds,
@@ -115,7 +125,8 @@ def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
     y = y.to(dev)
     n = len(x)
     delta = ((torch.rand(x.shape, generator=g) * 2 - 1) * eps).to(dev)
-    model = new_classifier(x_u8, n_classes, TrainSettings(arch=s.arch, width=s.width)).to(dev)
+    model = new_classifier(x_u8, n_classes, TrainSettings(arch=s.arch, width=s.width,
+                                                          stem_stride=s.stem_stride)).to(dev)
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=s.lr, momentum=0.9, weight_decay=s.weight_decay)
     t0 = time.time()

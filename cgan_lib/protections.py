@@ -131,7 +131,7 @@ class ErrorMinimizingNoise(Protection):
                     "stopped": torch.tensor(info["stopped"]),
                     "seconds": torch.tensor(info["seconds"])}
 
-        st = cached_tensors("emn", dict(data=tensor_digest(x_u8, y), **asdict(s), **precision_key()),
+        st = cached_tensors("emn", dict(data=tensor_digest(x_u8, y), **s.key(), **precision_key()),
                             run)
         self._x = st["x"]
         self.info = dict(rounds=int(st["rounds"]), errors=st["errors"].tolist(),

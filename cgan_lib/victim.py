@@ -63,12 +63,15 @@ class TrainSettings:
     # L-inf budget in [0, 1] units (0: off) and the attack's steps (step 2.5 * eps / steps)
     adv_eps: float = 0.0
     adv_steps: int = 0
+    # stride of the small-image stem's first convolution (models.make_classifier)
+    stem_stride: int = 1
 
     @classmethod
     def victim(cls, profile, **kw) -> "TrainSettings":
         """The victim h of ``profile`` (Appendix G.5); with ``adv_eps``, adversarially
         trained with the profile's ``at_steps`` PGD steps."""
-        base = cls(arch=profile.arch, width=profile.width, epochs=profile.victim_epochs,
+        base = cls(arch=profile.arch, width=profile.width, stem_stride=profile.stem_stride,
+                   epochs=profile.victim_epochs,
                    lr=profile.victim_lr, batch_size=profile.batch_size,
                    weight_decay=profile.weight_decay, val_fraction=profile.val_fraction)
         if kw.get("adv_eps"):
@@ -77,10 +80,13 @@ class TrainSettings:
 
     def key(self) -> dict:
         """The settings as a cache key. Adversarial training enters it only when on, so
-        the keys of every run without it are those from before it existed."""
+        the keys of every run without it are those from before it existed; so does a
+        stem stride other than 1."""
         d = asdict(self)
         if not self.adv_eps:
             d.pop("adv_eps"), d.pop("adv_steps")
+        if self.stem_stride == 1:
+            d.pop("stem_stride")
         return d
 
     @classmethod
@@ -154,7 +160,8 @@ def pgd(model, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int) -> torc
 def new_classifier(train_x: torch.Tensor, n_classes: int, s: TrainSettings):
     mean, std = mean_std(train_x)
     return make_classifier(s.arch, n_classes, train_x.shape[1], mean, std, s.width,
-                           image_size=min(train_x.shape[-2:]), pretrained=s.pretrained)
+                           image_size=min(train_x.shape[-2:]), pretrained=s.pretrained,
+                           stem_stride=s.stem_stride)
 
 
 def train_model(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,

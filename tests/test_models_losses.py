@@ -40,6 +40,36 @@ def test_resnet18_has_cifar_stem_and_width():
         make_classifier("lenet", 10, 3, [0.5] * 3, [0.25] * 3)
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_stem_stride_two_halves_the_resolution_of_every_block(arch):
+    full = make_classifier(arch, 10, 1, [0.5], [0.25], width=0.125, image_size=28)
+    half = make_classifier(arch, 10, 1, [0.5], [0.25], width=0.125, image_size=28, stem_stride=2)
+    first = lambda m: next(c for c in m.modules() if isinstance(c, torch.nn.Conv2d))
+    x = torch.rand(2, 1, 28, 28)
+    assert first(full)(x).shape[-2:] == (28, 28)
+    assert first(half)(x).shape[-2:] == (14, 14)
+    assert half(x).shape == (2, 10)
+    # the same parameters: only the stride differs
+    assert sum(p.numel() for p in full.parameters()) == sum(p.numel() for p in half.parameters())
+    with pytest.raises(ValueError, match="stem_stride must be 1"):
+        make_classifier(arch, 10, 1, [0.5], [0.25], image_size=28, stem_stride=4)
+
+
+def test_stem_stride_enters_cache_keys_only_when_it_is_not_one():
+    from cgan_lib.baselines import EMNSettings
+    from cgan_lib.profiles import get_profile
+    from cgan_lib.victim import TrainSettings
+    ci, quick = get_profile("ci"), get_profile("quick")
+    assert ci.stem_stride == 2 and quick.stem_stride == 1 == get_profile("paper").stem_stride
+    assert "stem_stride" not in TrainSettings.victim(quick).key()
+    assert TrainSettings.victim(ci).key()["stem_stride"] == 2
+    assert TrainSettings.classifier(ci, 28).stem_stride == 2
+    assert "stem_stride" not in EMNSettings.from_profile(quick, 8 / 255).key()
+    assert EMNSettings.from_profile(ci, 16 / 255).key()["stem_stride"] == 2
+    assert any("first convolution: 2 (paper: 1)" in d for d in ci.departures)
+    assert "stem stride 2" in ci.summary() and "stem stride" not in quick.summary()
+
+
 def test_large_images_get_the_imagenet_stem_and_weights_need_the_network(monkeypatch):
     m = make_classifier("resnet18", 25, 3, [0.5] * 3, [0.25] * 3, image_size=224)[1]
     assert m.conv1.kernel_size == (7, 7) and m.conv1.stride == (2, 2)
