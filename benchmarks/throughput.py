@@ -34,7 +34,8 @@ def main():
     c, s = (1, 28) if p.dataset == "fashion-mnist" else (3, 32)
     x = torch.rand(p.batch_size, c, s, s, device=dev)
     y = torch.randint(0, 10, (p.batch_size,), device=dev)
-    m = make_classifier(p.arch, 10, c, [0.5] * c, [0.25] * c, p.width).to(dev)
+    m = make_classifier(p.arch, 10, c, [0.5] * c, [0.25] * c, p.width, image_size=s,
+                        stem_stride=p.stem_stride).to(dev)
     m = m.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
 

@@ -303,6 +303,8 @@ def benchmarks_table(root: Path | None = None) -> str:
         b = json.loads(f.read_text())
         cpu = f" on {b['cpu']} ({isa_text(b.get('cpu_isa'))})" if b.get("cpu") else ""
         where = f"{b.get('machine', '?')}{cpu}, {b.get('written', '?')}"
+        if b.get("provenance"):   # e.g. measured with an earlier version of a profile
+            where += f"; {b['provenance']}"
         if "protect_vs_emn_ratio" in b:
             out += [f"**Speed ratios** (`{f.name}`; {where})", "",
                     "| measure | value |", "|---|---|",

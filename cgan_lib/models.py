@@ -1,9 +1,9 @@
 """Networks: the generator G and discriminator D of ConfounderGAN, and the classifier zoo.
 
 The classifiers are torchvision's models with the stem adapted to small images, as
-CIFAR work does: the first convolution becomes 3x3 with stride 1 and the max-pool is
-removed (torchvision's ImageNet stem shrinks a 32x32 image to 8x8 before the first block
-and is known to change these results). Each classifier normalises its own input with the
+CIFAR work does: the first convolution becomes 3x3 with stride 1 (2 in the ``ci``
+profile, ``stem_stride``) and the max-pool is removed (torchvision's ImageNet stem shrinks
+a 32x32 image to 8x8 before the first block and is known to change these results). Each classifier normalises its own input with the
 training set's mean and std, so every caller feeds it images (or noise) in [0, 1] units.
 """
 from __future__ import annotations

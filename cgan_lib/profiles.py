@@ -8,7 +8,8 @@ Three profiles exist:
 * ``quick`` -- a 20,000-image CIFAR-10 subset, sized so that a natural victim learns
                (``benchmarks/quick_sizing.py``); hours a chapter on a CPU.
 * ``ci``    -- every chapter within minutes on 2 CPU cores, on a balanced subset of
-               Fashion-MNIST, with a narrow ResNet18, still showing the effect.
+               Fashion-MNIST, with a narrow ResNet18 whose stem has stride 2: each
+               chapter's mechanics and checks, with effects smaller than ``quick``'s.
 
 A reduced profile lists only its overrides of ``paper`` (like nanoGPT's configs), and its
 departures from the paper are *computed* by comparing its fields with ``paper``'s
@@ -32,7 +33,8 @@ PAPER_GAN_EPOCHS = {"svhn": 200, "cifar10": 200, "keratitis": 200, "imagenet25":
                     "bloodmnist": 100, "isic": 400}
 
 # Images at least this large get torchvision's ImageNet stem (7x7 stride-2 conv and
-# max-pool); smaller ones the CIFAR stem (3x3 stride 1, no max-pool).
+# max-pool); smaller ones the CIFAR stem (3x3, no max-pool; stride 1, or the profile's
+# stem_stride).
 LARGE_IMAGE = 64
 
 
@@ -209,8 +211,9 @@ PROFILES: dict[str, Profile] = {
         transfer_archs=("vgg11", "resnet18"),
         countermeasures=("none", "grayscale", "jpeg-10", "bdr-2", "dncnn", "at-8"),
         # chapter 08 without class-wise noise (its own chapter is 01; paper runs it under
-        # every countermeasure) and chapter 09's victims with crop + flip only, as quick: 22
-        # victims fewer, so that CI fits its budget on a slow 2-core CPU
+        # every countermeasure) and chapter 09's victims with crop + flip only, as quick: 24
+        # victims fewer (16 trainings; 8 were cache hits of chapters 1 and 2), so that CI fits
+        # its budget on a slow 2-core CPU
         cm_methods=("natural", "emn", "confoundergan"), hardened_augs=("flip+crop",),
         dncnn_depth=6, dncnn_channels=32, dncnn_epochs=15, hardened_epochs=10),
     # quick's size: the smallest CIFAR-10 subset we measured whose natural victim reaches

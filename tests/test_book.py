@@ -162,7 +162,8 @@ def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
     (tmp_path / "seed_jobs-quick-cpu.json").write_text(json.dumps({
         "machine": "CPU (2 threads)", "written": "2026-01-04", "profile": "quick", "epochs": 1,
         "jobs": 2, "threads": 2, "serial_train_seconds": [29.0, 29.4],
-        "parallel_train_seconds": [38.0, 40.1], "seed_jobs_speedup": 1.46}))
+        "parallel_train_seconds": [38.0, 40.1], "seed_jobs_speedup": 1.46,
+        "provenance": "measured before the profile changed"}))
     (tmp_path / "cpu_compile-cpu.json").write_text(json.dumps({
         "machine": "CPU (2 threads)", "written": "2026-01-05", "profiles": {
             "quick": {"eager": [{"seconds": 55.5, "epochs": 1}, {"seconds": 52.1, "epochs": 1}],
@@ -175,6 +176,8 @@ def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
     assert "| `ci` | 20 (4 epochs) | failed: no C++ compiler |  |  |" in page
     assert "| at once, 1 thread(s) each | 38 and 40 |" in page
     assert "| victims per hour, `--jobs 2` over one process | 1.46x |" in page
+    # a measurement of an earlier version of a profile says so in its heading
+    assert "CPU (2 threads), 2026-01-04; measured before the profile changed)" in page
     assert "`protect_vs_emn_ratio` (goal: at least 1,000) | 1,000 |" in page
     assert "| 20,000 | 0.25 | 10 | 0 | 70.9% | 70.5% | 151 s |" in page
     assert "| flip | 2.00 | 0.50 | 0.25 |" in page
