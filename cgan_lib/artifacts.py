@@ -202,12 +202,32 @@ class Results:
         return atomic_write_text(json.dumps(body, indent=1), self.path)
 
 
-def load_results(root: str | os.PathLike | None = None) -> list[dict]:
-    """All records under ``results/*/*.json``."""
-    root = Path(root or results_dir())
+def read_run(folder: str | os.PathLike) -> list[dict]:
+    """The chapter files of one run (``results/<profile>/``, or a rerun's folder), each as
+    ``{"notebook", "written", "device", "records"}`` with every record carrying its
+    notebook's name. The one reader of committed results: a file that is not a results
+    object is named, with the fix."""
     out = []
-    for f in sorted(root.glob("*/*.json")):
-        body = json.loads(f.read_text())
-        for r in body.get("records", []):
-            out.append({**r, "notebook": body.get("notebook", f.stem)})
+    for f in sorted(Path(folder).glob("[!_]*.json")):
+        fix = f"restore it from git (git checkout -- {f}) or run its notebook again"
+        try:
+            body = json.loads(f.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"Results file {f} is not valid JSON ({e}); {fix}.") from e
+        if not isinstance(body, dict):
+            raise ValueError(f"Results file {f} holds a {type(body).__name__}, not a "
+                             f"notebook's results; {fix}.")
+        nb = body.get("notebook", f.stem)
+        out.append({"notebook": nb, "written": body.get("written"), "device": body.get("device"),
+                    "records": [{**r, "notebook": nb} for r in body.get("records", [])]})
     return out
+
+
+def load_results(root: str | os.PathLike | None = None) -> list[dict]:
+    """All records under ``results/*/*.json`` (each profile's run; not the reruns' or
+    probes' folders below it, which have their own readers)."""
+    root = Path(root or results_dir())
+    if not root.is_dir():
+        return []
+    return [r for d in sorted(p for p in root.iterdir() if p.is_dir())
+            for doc in read_run(d) for r in doc["records"]]

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from .artifacts import atomic_write_text, load_results, project_root, results_dir
+from .artifacts import atomic_write_text, load_results, project_root, read_run, results_dir
 from .probes import remeasured_table
 
 STATUS_MARKER = "<!-- STATUS TABLE -->"
@@ -333,6 +333,15 @@ def benchmarks_table(root: Path | None = None) -> str:
             out += [f"| {r['transform']} | {r['ours_ms']:.2f} | {r['kornia_ms']:.2f} | "
                     f"{r['kornia_over_ours']:.2f} |" for r in b["augment_rows"]]
             out += ["", b.get("note", ""), ""]
+        elif "stem_stride_speedup" in b:
+            ms = b["stem_stride_ms"]
+            out += [f"**The classifier's stem**: one training step of profile `{b['profile']}`'s "
+                    f"classifier ({b['arch']}, width {b['width']:g}, batch {b['batch']} of "
+                    f"{b['image'][1]}x{b['image'][2]} images; `{f.name}`; {where})", "",
+                    "| first convolution | ms a step |", "|---|---|",
+                    f"| stride 1 (the CIFAR stem) | {ms['1']:.0f} |",
+                    f"| stride 2 | {ms['2']:.0f} |",
+                    f"| stride 2 over stride 1 | {b['stem_stride_speedup']:.2f}x faster |", ""]
         elif "seed_jobs_speedup" in b:
             out += [f"**Seeds in parallel processes** (`--jobs {b['jobs']}`): {b['jobs']} victims of "
                     f"profile `{b['profile']}` ({b['epochs']} epoch(s) each; `{f.name}`; {where})", "",
@@ -507,10 +516,7 @@ def claim_runs(profile: str = "ci", root: Path | None = None) -> list[tuple[str,
     root = Path(root or results_dir())
     runs = []
     for d in [root / profile] + sorted((root / RERUNS_DIR).glob(f"{profile}-*")):
-        recs = []
-        for f in sorted(d.glob("[!_]*.json")):
-            recs += [r for r in json.loads(f.read_text()).get("records", [])
-                     if r.get("experiment") == "claims"]
+        recs = [r for doc in read_run(d) for r in doc["records"] if r.get("experiment") == "claims"]
         if recs:
             runs.append((_run_label(recs, d / "_status.json"),
                          {(r["method"], r.get("setting") or ""): r for r in recs}))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .artifacts import results_dir
+from .artifacts import read_run, results_dir
 from .augment import LABELS as AUG
 
 PROBES_DIR = "probes"
@@ -94,12 +94,9 @@ def remeasured_table(profile: str, root: Path | None = None) -> str:
     chapter's run and the probe's, their per-seed values and each one's verdict."""
     from . import paper
     root = Path(root or results_dir())
-    records, written = [], {}
-    for f in sorted((root / profile).glob("[!_]*.json")):
-        doc = json.loads(f.read_text())
-        nb = doc.get("notebook", f.stem)
-        records += [{**r, "notebook": nb} for r in doc.get("records", [])]
-        written[nb] = (doc.get("written"), doc.get("device"))
+    run = read_run(root / profile)
+    records = [r for doc in run for r in doc["records"]]
+    written = {doc["notebook"]: (doc["written"], doc["device"]) for doc in run}
     rows = []
     probes = [p for p in load(profile, root) if p.get("trainer") is not None]
     for claim, trainer, experiment, a_set, b_set in REMEASURED:

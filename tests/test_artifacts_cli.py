@@ -81,3 +81,22 @@ def test_atomic_writes_get_the_umask_permissions(tmp_path):
         assert (atomic_write_text("y", tmp_path / "b.json").stat().st_mode & 0o777) == 0o600
     finally:
         os.umask(old)
+
+
+def test_read_run_is_the_one_reader_of_a_runs_chapter_files(tmp_path):
+    from cgan_lib.artifacts import Results, load_results, read_run
+    r = Results("01_a", "ci", "CPU", root=str(tmp_path))
+    r.add("fig2", "fashion-mnist", "resnet18", "natural", "", "test_acc", values=[0.8, 0.82], seeds=[0, 1])
+    r.save()
+    (tmp_path / "ci" / "_status.json").write_text("{}")          # not a chapter file: skipped
+    run = read_run(tmp_path / "ci")
+    assert [d["notebook"] for d in run] == ["01_a"] and run[0]["device"] == "CPU"
+    assert run[0]["written"] and run[0]["records"][0]["notebook"] == "01_a"
+    assert [x["method"] for x in load_results(tmp_path)] == ["natural"]
+    assert load_results(tmp_path / "missing") == []
+    (tmp_path / "ci" / "02_b.json").write_text('{"records": [')
+    with pytest.raises(ValueError, match=r"02_b.json is not valid JSON.*git checkout -- .*run its notebook again"):
+        read_run(tmp_path / "ci")
+    (tmp_path / "ci" / "02_b.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="holds a list, not a notebook's results"):
+        load_results(tmp_path)

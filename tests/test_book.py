@@ -171,7 +171,12 @@ def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
                       "compile_speedup": 0.59, "compile_speedup_after_first": 1.07},
             "ci": {"eager": [{"seconds": 20.0, "epochs": 4}],
                    "compile": {"error": "no C++ compiler"}}}}))
+    (tmp_path / "stem_stride-ci-cpu.json").write_text(json.dumps({
+        "machine": "CPU (2 threads)", "written": "2026-01-06", "profile": "ci", "arch": "resnet18",
+        "width": 0.25, "batch": 64, "image": [1, 28, 28], "stem_stride_ms": {"1": 246.0, "2": 92.0},
+        "stem_stride_speedup": 2.67}))
     page = book.benchmarks_table(tmp_path)
+    assert "| stride 1 (the CIFAR stem) | 246 |" in page and "| stride 2 over stride 1 | 2.67x faster |" in page
     assert "| `quick` | 56 + 52 (1 epoch) | 133 + 49 (1 epoch) | 0.59x | 1.07x |" in page
     assert "| `ci` | 20 (4 epochs) | failed: no C++ compiler |  |  |" in page
     assert "| at once, 1 thread(s) each | 38 and 40 |" in page
@@ -181,7 +186,7 @@ def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
     assert "`protect_vs_emn_ratio` (goal: at least 1,000) | 1,000 |" in page
     assert "| 20,000 | 0.25 | 10 | 0 | 70.9% | 70.5% | 151 s |" in page
     assert "| flip | 2.00 | 0.50 | 0.25 |" in page
-    assert page.count("CPU (2 threads)") == 5                 # each measurement names its machine
+    assert page.count("CPU (2 threads)") == 6                 # each measurement names its machine
     assert "CPU (2 threads) on AMD EPYC (avx2), 2026-01-01" in page   # and its CPU where known
     assert "No benchmark" in book.benchmarks_table(tmp_path / "none")
 
