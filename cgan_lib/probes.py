@@ -120,11 +120,12 @@ def remeasured_table(profile: str, root: Path | None = None) -> str:
             if not seeds:
                 continue
             r = paper.check(claim, va, vb)
-            rows.append(f"| {c.statement} | {c.ref}, {label} | {name} | "
-                        f"{', '.join(map(str, seeds))} | {c.a}: {_pcts(va)} | {c.b}: "
-                        f"{_pcts(vb)} | **{r.status}** ({100 * r.diff_mean:+.1f} ± {100 * r.diff_std:.1f} pts) |")
+            rows.append(f"| {c.statement} ({c.ref}, {label}) | {name} | seeds "
+                        f"{', '.join(map(str, seeds))}: {c.a} {_pcts(va)}; {c.b} {_pcts(vb)} | "
+                        f"**{r.status}** ({100 * r.diff_mean:+.1f} ± {100 * r.diff_std:.1f} pts) |")
     if not rows:
         return f"No committed probe of the `{profile}` profile re-measures a chapter's claim yet."
-    head = ("| claim | where | run | seeds | a per seed (%) | b per seed (%) | verdict (b minus a) |\n"
-            "|---|---|---|---|---|---|---|")
+    # four columns, so that the verdict stays on a book page without scrolling
+    head = ("| claim (where, trainer) | run | clean test accuracy per seed (%) | verdict (b minus a) |\n"
+            "|---|---|---|---|")
     return head + "\n" + "\n".join(rows)

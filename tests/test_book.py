@@ -372,11 +372,12 @@ def test_remeasured_table_checks_a_chapter_claim_again_on_a_probes_seeds(tmp_pat
     rows = [l for l in t.splitlines() if l.startswith("| Class-wise")]
     assert len(rows) == 3                         # the chapter's run once, then each probe
     assert sum("01_class_wise_patches.json" in r for r in rows) == 1
-    assert "q-quick.json" in rows[2] and "| 7 |" in rows[2]
+    assert "q-quick.json" in rows[2] and "| seeds 7: " in rows[2]
     assert "01_class_wise_patches.json" in rows[0] and "**holds**" in rows[0]
     # the probe is paired on the seeds both settings ran (0, 1, 3, 4), not seed 5
-    assert "p-quick.json" in rows[1] and "| 0, 1, 3, 4 |" in rows[1]
-    assert "class-wise noise: 25.0, 67.0, 70.0, 30.0" in rows[1]
+    assert "p-quick.json" in rows[1] and "| seeds 0, 1, 3, 4: " in rows[1]
+    assert "class-wise noise 25.0, 67.0, 70.0, 30.0; natural 76.0, 76.0, 76.0, 77.0" in rows[1]
+    assert all(r.count(" | ") == 3 for r in rows)  # four columns
     assert "**undecided at this scale**" in rows[1]
     (tmp_path / "results" / "probes" / "p-quick.json").write_text("{not json")
     with pytest.raises(ValueError, match="p-quick.json is not valid JSON.*git checkout -- "
