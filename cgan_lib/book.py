@@ -319,9 +319,9 @@ def benchmarks_table(root: Path | None = None) -> str:
             out += [f"**Sizing the `quick` profile**: a natural CIFAR-10 victim (ResNet18, no "
                     f"augmentation, 10% of the training images held out for validation, "
                     f"{b.get('n_test', '?'):,} test images; `{f.name}`; {where})", "",
-                    "| training images | width | epochs | seed | last epoch | early stop | time |",
-                    "|---|---|---|---|---|---|---|"]
-            out += [f"| {r['n_train']:,} | {r['width']:g} | {r['epochs']} | {r['seed']} | "
+                    "| training images | width | stem stride | epochs | seed | last epoch | early stop | time |",
+                    "|---|---|---|---|---|---|---|---|"]
+            out += [f"| {r['n_train']:,} | {r['width']:g} | {r.get('stem_stride', 1)} | {r['epochs']} | {r['seed']} | "
                     f"{100 * r['final_test_acc']:.1f}% | {100 * r['early_stop_test_acc']:.1f}% | "
                     f"{r['train_seconds']:.0f} s |" for r in b["rows"]]
             out.append("")

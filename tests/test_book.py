@@ -184,7 +184,7 @@ def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
     # a measurement of an earlier version of a profile says so in its heading
     assert "CPU (2 threads), 2026-01-04; measured before the profile changed)" in page
     assert "`protect_vs_emn_ratio` (goal: at least 1,000) | 1,000 |" in page
-    assert "| 20,000 | 0.25 | 10 | 0 | 70.9% | 70.5% | 151 s |" in page
+    assert "| 20,000 | 0.25 | 1 | 10 | 0 | 70.9% | 70.5% | 151 s |" in page   # no stride recorded: 1
     assert "| flip | 2.00 | 0.50 | 0.25 |" in page
     assert page.count("CPU (2 threads)") == 6                 # each measurement names its machine
     assert "CPU (2 threads) on AMD EPYC (avx2), 2026-01-01" in page   # and its CPU where known
@@ -231,6 +231,19 @@ def test_book_costs_keep_this_machines_rows_and_render_with_the_ci_total(tmp_pat
     assert ("| **chapters 01-07** | **60 s** (goal for the paper's seven chapters together: "
             "at most 20 minutes) | | |") in page
     assert "202 tests, book build): 1,234 s" in page
+
+
+def test_quick_sizing_reads_its_candidates_before_training():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "quick_sizing", Path(book.project_root()) / "benchmarks" / "quick_sizing.py")
+    qs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(qs)
+    assert qs.parse_candidate("20000:0.25:10") == ("20000", "0.25", "10", 1)
+    assert qs.parse_candidate("20000:0.25:10:2")[3] == 2
+    for bad in ("20000:0.25", "20000:quarter:10", "20000:0.25:10:3"):
+        with pytest.raises(SystemExit, match="n_train:width:epochs"):
+            qs.parse_candidate(bad)
 
 
 def test_the_books_typed_validation_share_matches_every_profile():
