@@ -186,7 +186,9 @@ PROFILES: dict[str, Profile] = {
         # the resolution (14x14 for 28x28 images, then 7, 4, 2). A training step is 2.7x
         # faster on a 2-core AVX2 CPU (92 against 246 ms for 64 images); the CIFAR stem's
         # ci run took 55 minutes of notebooks there and ran past the CI's 90-minute cap on
-        # a slower one. quick and paper keep stride 1.
+        # a slower one. quick and paper keep stride 1: a stride-2 quick victim learned too
+        # little (benchmarks/quick_sizing.py on that CPU, seed 0: 60.4% with 10 epochs, 62.5%
+        # with 20, against the 65% bar).
         stem_stride=2,
         # 4 epochs: on a 2-core CPU without native bf16 (AVX2 only) a victim costs about 4x
         # what it costs with AMX, and CI must fit in 90 minutes there too. Measured on such a
