@@ -202,6 +202,18 @@ class Results:
         return atomic_write_text(json.dumps(body, indent=1), self.path)
 
 
+def read_json_object(path: Path, kind: str, what: str, fix: str) -> dict:
+    """A committed JSON file that must hold an object; one that is not valid UTF-8 JSON or
+    not an object is named (``kind``: "Results file", ...) with ``fix``."""
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{kind} {path} is not valid JSON ({e}); {fix}.") from e
+    if not isinstance(body, dict):
+        raise ValueError(f"{kind} {path} holds a {type(body).__name__}, not {what}; {fix}.")
+    return body
+
+
 def read_run(folder: str | os.PathLike) -> list[dict]:
     """The chapter files of one run (``results/<profile>/``, or a rerun's folder), each as
     ``{"notebook", "written", "device", "records"}`` with every record carrying its
@@ -209,14 +221,8 @@ def read_run(folder: str | os.PathLike) -> list[dict]:
     object is named, with the fix."""
     out = []
     for f in sorted(Path(folder).glob("[!_]*.json")):
-        fix = f"restore it from git (git checkout -- {f}) or run its notebook again"
-        try:
-            body = json.loads(f.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"Results file {f} is not valid JSON ({e}); {fix}.") from e
-        if not isinstance(body, dict):
-            raise ValueError(f"Results file {f} holds a {type(body).__name__}, not a "
-                             f"notebook's results; {fix}.")
+        body = read_json_object(f, "Results file", "a notebook's results",
+                                f"restore it from git (git checkout -- {f}) or run its notebook again")
         nb = body.get("notebook", f.stem)
         out.append({"notebook": nb, "written": body.get("written"), "device": body.get("device"),
                     "records": [{**r, "notebook": nb} for r in body.get("records", [])]})

@@ -8,10 +8,9 @@ with the machine and seeds each came from.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from .artifacts import read_run, results_dir
+from .artifacts import read_json_object, read_run, results_dir
 from .augment import LABELS as AUG
 
 PROBES_DIR = "probes"
@@ -29,15 +28,9 @@ def load(profile: str, root: Path | None = None) -> list[dict]:
     name under ``"file"``; a file that is not valid JSON is named in the error."""
     out = []
     for f in sorted((Path(root or results_dir()) / PROBES_DIR).glob("*.json")):
-        fix = (f"restore it from git (git checkout -- results/{PROBES_DIR}/{f.name}) or rerun "
-               f"its probe")
-        try:
-            doc = json.loads(f.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"Probe file {f} is not valid JSON ({e}); {fix}.") from e
-        if not isinstance(doc, dict):
-            raise ValueError(f"Probe file {f} holds a {type(doc).__name__}, not a probe's "
-                             f"object; {fix}.")
+        doc = read_json_object(f, "Probe file", "a probe's object",
+                               f"restore it from git (git checkout -- results/{PROBES_DIR}/"
+                               f"{f.name}) or rerun its probe")
         if doc.get("profile") == profile:
             out.append({**doc, "file": f.name})
     return out
