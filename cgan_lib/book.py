@@ -442,9 +442,10 @@ METRIC_LABELS = {"test_acc": "last epoch", "early_stop_test_acc": "early stop (v
 
 
 def base_arch(arch: str) -> str:
-    """``resnet18x0.25`` -> ``resnet18``: the architecture without the width multiplier."""
+    """``resnet18x0.25`` or ``resnet18x0.25-s2`` -> ``resnet18``: the architecture without
+    the width multiplier and the stem's stride."""
     import re
-    return re.sub(r"x[0-9.]+$", "", arch or "")
+    return re.sub(r"(x[0-9.]+)?(-s[0-9]+)?$", "", arch or "")
 
 
 def row_setting(r: dict, multi_dataset: bool = False) -> str:
@@ -540,6 +541,15 @@ def stability_table(profile: str = "ci", root: Path | None = None) -> str:
         return f"One `{profile}` run is committed so far: nothing to compare yet."
     (label0, base), others = runs[0], runs[1:]
     out = [f"Run A, the committed `results/{profile}/`: {label0}."]
+    archs = lambda recs: sorted({r.get("arch", "") for r in recs.values()})
+    differ = [(label, recs) for label, recs in others if archs(recs) != archs(base)]
+    for label, recs in differ:   # another model (e.g. an older stem): not the same code
+        out.append(f"Not compared: {label}, whose models differ ({', '.join(archs(recs))} "
+                   f"against run A's {', '.join(archs(base))}).")
+    others = [o for o in others if o not in differ]
+    runs = [runs[0]] + others
+    if not others:
+        return "\n\n".join(out)
     for i, (label, recs) in enumerate(others):
         keys = sorted(set(base) & set(recs))
         kinds = [verdict_change(base[k]["status"], recs[k]["status"]) for k in keys]

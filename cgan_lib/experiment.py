@@ -250,9 +250,16 @@ class Experiment:
         return r
 
     def arch_label(self, arch: str | None = None) -> str:
+        """``resnet18``, ``resnet18x0.25`` (width multiplier), ``resnet18x0.25-s2`` (and a
+        stem of stride 2, where the CIFAR stem is used): what a record says trained it, so
+        that runs of models that differ are never compared as the same."""
+        from .profiles import LARGE_IMAGE
         p = self.profile
         arch = arch or p.arch
-        return arch if p.width == 1.0 else f"{arch}x{p.width:g}"
+        label = arch if p.width == 1.0 else f"{arch}x{p.width:g}"
+        if p.stem_stride != 1 and min(self.data.image_size) < LARGE_IMAGE:   # as new_classifier
+            label += f"-s{p.stem_stride}"
+        return label
 
     def save(self):
         return self.results.save()

@@ -334,6 +334,28 @@ def test_stability_table_compares_reruns(tmp_path, monkeypatch):
     assert len(rows) == 2                              # only what changed
     assert any("**holds** (+10.0" in r and "**does not hold** (-10.0" in r for r in rows)
     assert book.verdict_change("holds", "holds") == "same"
+    # a rerun whose models differ (another stem) is named, not compared
+    c = tmp_path / "results" / "reruns" / "ci-cpu-other"
+    c.mkdir()
+    (c / "02.json").write_text(json.dumps({"notebook": "02", "records": [
+        {**_claim("table2.ours_below_natural", "does not hold", -0.2), "arch": "resnet18x0.25-s2"}]}))
+    t = book.stability_table("ci")
+    assert "Not compared:" in t and "resnet18x0.25-s2 against run A's resnet18x0.25" in t
+    assert "Run B: CPU on AMD EPYC (avx2)" in t and "Run C" not in t
+    assert "| run A | run B |" in t
+
+
+def test_arch_label_names_width_and_stem():
+    from types import SimpleNamespace
+    from cgan_lib.experiment import Experiment
+    from cgan_lib.profiles import get_profile
+    e = object.__new__(Experiment)
+    for prof, size, want in (("ci", (28, 28), "resnet18x0.25-s2"), ("quick", (32, 32), "resnet18x0.25"),
+                             ("paper", (32, 32), "resnet18"), ("ci", (64, 64), "resnet18x0.25")):
+        e.profile, e.data = get_profile(prof), SimpleNamespace(image_size=size)
+        assert e.arch_label() == want, (prof, size)
+    assert e.arch_label("vgg11") == "vgg11x0.25"
+    assert book.base_arch("resnet18x0.25-s2") == "resnet18"
 
 
 def test_seed_bars_writes_each_mean_once():
