@@ -11,7 +11,8 @@ victim's training seconds, their clean test accuracy (the two ways must learn al
 ``compile_speedup``: eager seconds over compiled seconds for all victims together (above 1:
 compile pays for that many victims on this machine).
 
-Writes ``benchmarks/results/cpu_compile-<machine>.json`` and prints one line per profile.
+Writes ``benchmarks/results/cpu_compile-<machine>.json`` and prints one line per profile; the
+rows of profiles not measured in this run are kept from that file, each with its date.
 """
 from __future__ import annotations
 
@@ -32,6 +33,18 @@ def victims(profile: str, epochs: int, n: int) -> list[dict]:
     return [natural_victim(profile, epochs, seed) for seed in range(n)]
 
 
+def kept_rows(old: dict, measured) -> dict:
+    """The rows of an earlier results file for the profiles not in ``measured``, each with
+    its own date and, where the file had one, its provenance."""
+    kept = {}
+    for prof, row in old.get("profiles", {}).items():
+        if prof not in measured:
+            kept[prof] = {**row, "written": row.get("written", old.get("written"))}
+            if "provenance" in old and "provenance" not in row:
+                kept[prof]["provenance"] = old["provenance"]
+    return kept
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profiles", nargs="+", default=["ci", "quick"])
@@ -48,7 +61,10 @@ def main(argv=None):
     from cgan_lib.device import machine_info, machine_tag
     if len(args.epochs) != len(args.profiles):
         ap.error("give one --epochs value per profile")
+    out = OUT / f"cpu_compile-{machine_tag()}.json"
     res = {**machine_info(), "written": time.strftime("%Y-%m-%d %H:%M:%S"), "profiles": {}}
+    if out.exists():   # keep the rows of profiles not measured now, each with its date
+        res["profiles"].update(kept_rows(json.loads(out.read_text()), args.profiles))
     for prof, ep in zip(args.profiles, args.epochs):
         row = {}
         for mode in ("eager", "compile"):
@@ -65,11 +81,12 @@ def main(argv=None):
             row["compile_speedup_after_first"] = round(
                 sum(v["seconds"] for v in row["eager"][1:])
                 / max(1e-9, sum(v["seconds"] for v in row["compile"][1:])), 2) if args.victims > 1 else None
+        row["written"] = res["written"]
         res["profiles"][prof] = row
         print(f"{prof}: eager {[v.get('seconds') for v in row['eager']] if 'error' not in row['eager'] else row['eager']} s, "
               f"compiled {[v.get('seconds') for v in row['compile']] if 'error' not in row['compile'] else row['compile']} s, "
               f"compile_speedup {row.get('compile_speedup')}", flush=True)
-    atomic_write_text(json.dumps(res, indent=1), OUT / f"cpu_compile-{machine_tag()}.json")
+    atomic_write_text(json.dumps(res, indent=1), out)
 
 
 if __name__ == "__main__":

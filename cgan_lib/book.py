@@ -364,9 +364,12 @@ def benchmarks_table(root: Path | None = None) -> str:
                             " + ".join(f"{v['seconds']:.0f}" for v in rows)
                             + f" ({rows[0]['epochs']} epoch{'s' if rows[0]['epochs'] != 1 else ''})")
                 ratio = lambda k: "" if r.get(k) is None else f"{r[k]:.2f}x"
-                out.append(f"| `{prof}` | {secs(r['eager'])} | {secs(r['compile'])} | "
+                when = f" ({r['written'][:10]})" if r.get("written") else ""
+                out.append(f"| `{prof}`{when} | {secs(r['eager'])} | {secs(r['compile'])} | "
                            f"{ratio('compile_speedup')} | {ratio('compile_speedup_after_first')} |")
             out.append("")
+            out += [f"`{prof}`'s row: {r['provenance']}." for prof, r in b["profiles"].items()
+                    if r.get("provenance")] + [""]
         elif "notebook_rows" in b:
             goal = b.get("goal_seconds")
             goal_txt = (f" (goal for {b.get('goal_reads', 'the notebooks')}: at most "

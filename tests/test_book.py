@@ -168,7 +168,8 @@ def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
         "machine": "CPU (2 threads)", "written": "2026-01-05", "profiles": {
             "quick": {"eager": [{"seconds": 55.5, "epochs": 1}, {"seconds": 52.1, "epochs": 1}],
                       "compile": [{"seconds": 133.4, "epochs": 1}, {"seconds": 48.8, "epochs": 1}],
-                      "compile_speedup": 0.59, "compile_speedup_after_first": 1.07},
+                      "compile_speedup": 0.59, "compile_speedup_after_first": 1.07,
+                      "written": "2025-12-31 10:00:00", "provenance": "an older quick"},
             "ci": {"eager": [{"seconds": 20.0, "epochs": 4}],
                    "compile": {"error": "no C++ compiler"}}}}))
     (tmp_path / "stem_stride-ci-cpu.json").write_text(json.dumps({
@@ -177,7 +178,8 @@ def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
         "stem_stride_speedup": 2.67}))
     page = book.benchmarks_table(tmp_path)
     assert "| stride 1 (the CIFAR stem) | 246 |" in page and "| stride 2 over stride 1 | 2.67x faster |" in page
-    assert "| `quick` | 56 + 52 (1 epoch) | 133 + 49 (1 epoch) | 0.59x | 1.07x |" in page
+    assert "| `quick` (2025-12-31) | 56 + 52 (1 epoch) | 133 + 49 (1 epoch) | 0.59x | 1.07x |" in page
+    assert "`quick`'s row: an older quick." in page     # a row kept from an earlier run says so
     assert "| `ci` | 20 (4 epochs) | failed: no C++ compiler |  |  |" in page
     assert "| at once, 1 thread(s) each | 38 and 40 |" in page
     assert "| victims per hour, `--jobs 2` over one process | 1.46x |" in page
@@ -426,3 +428,18 @@ def test_remeasured_table_checks_a_chapter_claim_again_on_a_probes_seeds(tmp_pat
         probes.chapter_values(bad, "sec4.2-cwn", "cwn", "RHF+RC")
     other = [{**rec("cwn", [0.1, 0.2, 0.3]), "dataset": "fashion-mnist"}]
     assert probes.chapter_values(other, "sec4.2-cwn", "cwn", "RHF+RC", dataset="cifar10") == {}
+
+
+def test_cpu_compile_keeps_the_rows_it_did_not_measure():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "cpu_compile", Path(book.project_root()) / "benchmarks" / "cpu_compile.py")
+    cc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cc)
+    old = {"written": "2026-01-01 00:00:00", "provenance": "an older ci",
+           "profiles": {"ci": {"compile_speedup": 0.3}, "quick": {"compile_speedup": 0.6}}}
+    kept = cc.kept_rows(old, ["ci"])
+    assert list(kept) == ["quick"]                        # the re-measured row is not kept
+    assert kept["quick"]["written"] == "2026-01-01 00:00:00"
+    assert kept["quick"]["provenance"] == "an older ci"   # the file's note goes with its rows
+    assert cc.kept_rows({"profiles": {"quick": {"written": "x"}}}, [])["quick"] == {"written": "x"}
