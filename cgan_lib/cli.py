@@ -53,7 +53,10 @@ def _cmd_protect(args):
 
 
 def _cmd_ship(args):
-    from .shipped import build
+    from .shipped import build, write_card
+    if args.card_only:
+        print(f"wrote {write_card(args.out)} from its measurements file (nothing trained)")
+        return
     d = build(args.profile or "quick", args.seed, tuple(args.victim_seeds), args.root, args.out,
               progress=not args.quiet)
     print(f"wrote {d['name']}.pt ({d['size_bytes'] / 1e6:.1f} MB), {d['name']}.json and README.md; "
@@ -112,6 +115,8 @@ def main(argv=None) -> int:
     s.add_argument("--root", help="data root (default: $CGAN_DATA)")
     s.add_argument("--out", help="folder (default: cgan_lib/weights)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument("--card-only", action="store_true",
+                   help="only render the model card again from the measurements file")
     s.set_defaults(fn=_cmd_ship)
 
     s = sub.add_parser("book", help="execute the notebooks with papermill and build the HTML book")

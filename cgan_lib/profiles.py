@@ -313,15 +313,41 @@ def _fmt(name, v):
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
+# Fields of the paper profile whose value the paper does not state: a departure names where
+# the full-scale value comes from instead of putting words in the paper's mouth.
+_UNSTATED = {
+    "dataset": "CIFAR-10, the paper's main benchmark",
+    "stem_stride": "the CIFAR stem of CIFAR work",
+    "batch_size": "Huang et al.'s",
+    "weight_decay": "Huang et al.'s",
+    "val_fraction": "the paper trains without a hold-out",
+    "classifier_epochs": "the victim recipe; G.3 says only that f is pretrained",
+    "hinge_fraction": "c is not stated",
+    "gen_width": "",
+    "emn_max_rounds": "a cap on the bi-level loop",
+    "chapter_seeds": "",
+    "dncnn_depth": "Zhang et al.'s DnCNN, which Appendix D follows",
+    "dncnn_channels": "Zhang et al.'s DnCNN, which Appendix D follows",
+    "dncnn_epochs": "Zhang et al.'s DnCNN, which Appendix D follows",
+    "dncnn_lr": "Zhang et al.'s DnCNN, which Appendix D follows",
+}
+
+
 def departures(profile: Profile) -> tuple:
-    """Every field where ``profile`` differs from ``paper``, as 'what: ours (paper: theirs)'."""
+    """Every field where ``profile`` differs from ``paper``, as 'what: ours (paper: theirs)',
+    or, where the paper states no value, 'what: ours (paper: not stated; full scale: ...)'."""
     out = []
     for f in dataclasses.fields(Profile):
         if f.name not in _FIELD_TEXT:
             continue
         mine, theirs = getattr(profile, f.name), getattr(PAPER, f.name)
         if mine != theirs:
-            out.append(f"{_FIELD_TEXT[f.name]}: {_fmt(f.name, mine)} (paper: {_fmt(f.name, theirs)})")
+            if f.name in _UNSTATED:
+                why = _UNSTATED[f.name]
+                ref = f"paper: not stated; full scale: {_fmt(f.name, theirs)}{', ' + why if why else ''}"
+            else:
+                ref = f"paper: {_fmt(f.name, theirs)}"
+            out.append(f"{_FIELD_TEXT[f.name]}: {_fmt(f.name, mine)} ({ref})")
     return tuple(out)
 
 

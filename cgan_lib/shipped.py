@@ -101,12 +101,32 @@ def _cell(vals: dict) -> str:
     return f"{m:.1f} ± {sd:.1f} ({len(vals)})"
 
 
+def departure_lines(d: dict) -> list[str]:
+    """The card's departures from the paper, worded as the profile words them now where
+    they name the same settings with the same values as when the generator was built (only
+    the wording of the paper's side changes), else as stored."""
+    from .profiles import UnknownProfileError, get_profile
+    try:
+        now = [x for x in get_profile(d["profile"]).departures if x.startswith(RELEVANT)]
+    except UnknownProfileError:
+        return list(d["departures"])
+    head = lambda x: x.split(" (paper: ")[0]
+    return now if [head(x) for x in now] == [head(x) for x in d["departures"]] else list(d["departures"])
+
+
+def write_card(directory: str | Path | None = None) -> Path:
+    """Render the model card again from the measurements file (no training)."""
+    out = Path(directory or WEIGHTS_DIR) / "README.md"
+    atomic_write_text(model_card(card_data(directory)), out)
+    return out
+
+
 def model_card(d: dict) -> str:
     """The model card, rendered from the measurements of :func:`build`."""
     acc = d["victim_test_acc"]
     rows = "\n".join(f"| {aug} | {_cell(acc[f'natural, {aug}'])} | {_cell(acc[f'protected, {aug}'])} |"
                      for aug in ("none", "flip+crop"))
-    deps = "\n".join(f"  - {x}" for x in d["departures"])
+    deps = "\n".join(f"  - {x}" for x in departure_lines(d))
     mean = lambda v: 100 * sum(v.values()) / len(v)
     gaps = "; ".join(f"{aug}: {mean(acc[f'natural, {aug}']) - mean(acc[f'protected, {aug}']):.1f} "
                      f"points" for aug in ("none", "flip+crop"))

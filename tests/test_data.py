@@ -118,8 +118,12 @@ def test_profiles():
     # departures are computed from the fields: any changed constant shows up
     assert "victim epochs: 4 (paper: 90)" in get_profile("ci").departures
     assert "EMN outer lr: 0.1 (paper: 0.003)" in get_profile("ci").departures
+    # a value the paper does not state is not put in its mouth
+    ci = get_profile("ci").departures
+    assert "batch size: 64 (paper: not stated; full scale: 128, Huang et al.'s)" in ci
+    assert not any("(paper: 17)" in d or "(paper: 128)" in d for d in ci)
     wd = paper.replace(weight_decay=0.0).departures
-    assert wd == ("weight decay: 0 (paper: 0.0005)",), wd
+    assert wd == ("weight decay: 0 (paper: not stated; full scale: 0.0005, Huang et al.'s)",), wd
 
 
 def test_profile_from_environment(monkeypatch):

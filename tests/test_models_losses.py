@@ -66,7 +66,7 @@ def test_stem_stride_enters_cache_keys_only_when_it_is_not_one():
     assert TrainSettings.classifier(ci, 28).stem_stride == 2
     assert "stem_stride" not in EMNSettings.from_profile(quick, 8 / 255).key()
     assert EMNSettings.from_profile(ci, 16 / 255).key()["stem_stride"] == 2
-    assert any("first convolution: 2 (paper: 1)" in d for d in ci.departures)
+    assert any("first convolution: 2 (paper: not stated; full scale: 1, the CIFAR stem" in d for d in ci.departures)
     assert "stem stride 2" in ci.summary() and "stem stride" not in quick.summary()
 
 

@@ -118,3 +118,15 @@ def test_shipped_generator_loads_protects_and_matches_its_card(tmp_path):
     assert main(["protect", str(d), str(tmp_path / "out"), "--quiet"]) == 0   # no --generator
     out = np.asarray(Image.open(tmp_path / "out" / "grey.png")).astype(int)
     assert out.shape == (40, 60, 3) and np.abs(out - 128).max() <= 8
+
+
+def test_card_words_departures_as_the_profile_does_now_only_for_the_same_settings():
+    from cgan_lib import shipped
+    d = shipped.card_data()
+    old = [x.split(" (paper: ")[0] + " (paper: 128)" if x.startswith("batch size") else x
+           for x in d["departures"]]
+    now = shipped.departure_lines({**d, "departures": old})
+    assert "batch size: 64 (paper: not stated; full scale: 128, Huang et al.'s)" in now
+    changed = [x.replace("victim epochs: 10", "victim epochs: 12") for x in old]
+    assert shipped.departure_lines({**d, "departures": changed}) == changed   # other settings: as stored
+    assert shipped.departure_lines({**d, "profile": "gone", "departures": old}) == old
