@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from .artifacts import atomic_write_text, load_results, project_root, read_run, results_dir
+from .artifacts import atomic_write_text, load_results, pct, project_root, read_run, results_dir
 from .probes import remeasured_table
 
 STATUS_MARKER = "<!-- STATUS TABLE -->"
@@ -404,13 +404,13 @@ def benchmarks_table(root: Path | None = None) -> str:
 
 
 def _pct(v):
-    return "" if v is None else f"{100 * v:.1f}"
+    return "" if v is None else pct(v)
 
 
 def _cell(r) -> str:
     """``mean ± std (n seeds)`` of a record, in %."""
     if r.get("n_seeds"):
-        return f"{100 * r['value']:.1f} ± {100 * r['std']:.1f} ({r['n_seeds']})"
+        return f"{pct(r['value'])} ± {pct(r['std'])} ({r['n_seeds']})"
     return _pct(r["value"])
 
 
@@ -490,7 +490,7 @@ def claims_table(root: Path | None = None, goals: bool = False) -> str:
                 continue
             cells.append("; ".join(
                 (f"{r['setting']}: " if r["setting"] else "") + f"**{r['status']}** "
-                f"({100 * r['value']:+.1f} ± {100 * r['std']:.1f} pts, {r['n_seeds']} seeds)"
+                f"({pct(r['value'], sign=True)} ± {pct(r['std'])} pts, {r['n_seeds']} seeds)"
                 for r in sorted(mine, key=lambda r: r["setting"])))
         lines.append(f"| {c.statement} *(b − a: {c.b} minus {c.a})* | {c.ref} | "
                      + " | ".join(cells) + " |")
@@ -573,7 +573,7 @@ def stability_table(profile: str = "ci", root: Path | None = None) -> str:
         for _, recs in runs:
             r = recs.get(k)
             cells.append("-" if r is None else
-                         f"**{r['status']}** ({100 * r['value']:+.1f} ± {100 * r['std']:.1f} pts)")
+                         f"**{r['status']}** ({pct(r['value'], sign=True)} ± {pct(r['std'])} pts)")
         where = ", ".join(w for w in (c.ref if c else "", k[1]) if w) or "-"
         lines.append(f"| {c.statement if c else k[0]} | {where} | " + " | ".join(cells) + " |")
     return "\n\n".join(out) + "\n\n" + "\n".join(lines)
@@ -616,7 +616,7 @@ def scoreboard_tables(root: Path | None = None) -> str:
             paper_cell = "n/a" if pv is None else _pct(pv) + (
                 f" ({any_r['paper_dataset']})" if any_r.get("paper_dataset") else "")
             if pv is not None and nat_p is not None and m != "natural":
-                paper_cell += f"; gap {100 * (nat_p - pv):.1f}"
+                paper_cell += f"; gap {pct(nat_p - pv)}"
             cells = []
             for p in profiles:
                 r = by.get(p)
@@ -626,9 +626,9 @@ def scoreboard_tables(root: Path | None = None) -> str:
                 c = _cell(r)
                 nat = rows.get(("natural", setting, metric), {}).get(p)
                 if nat is not None and m != "natural" and metric.endswith("acc"):
-                    c += f"; gap {100 * (nat['value'] - r['value']):.1f}"
+                    c += f"; gap {pct(nat['value'] - r['value'])}"
                 if comparable(r):
-                    c += f"; ours - paper {100 * (r['value'] - pv):+.1f}"
+                    c += f"; ours - paper {pct(r['value'] - pv, sign=True)}"
                 cells.append(c)
             label = setting if metric == "test_acc" else f"{setting}, {METRIC_LABELS[metric]}"
             out.append(f"| {m} | {label} | {paper_cell} | " + " | ".join(cells) + " |")

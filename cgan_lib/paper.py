@@ -206,7 +206,7 @@ class ClaimResult:
     @property
     def sentence(self) -> str:
         c = self.claim
-        pct = lambda v: f"{100 * v:.1f}"
+        from .artifacts import pct
         a = f"the bound {pct(self.a_mean)}%" if self.a_const else \
             f"{c.a} {pct(self.a_mean)} ± {pct(self.a_std)}%"
         b = f"the bound {pct(self.b_mean)}%" if self.b_const else \

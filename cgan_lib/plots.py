@@ -8,6 +8,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from .artifacts import num1
 from .data import to_float
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -137,7 +138,7 @@ def mean_std_table(df: pd.DataFrame, index, columns=None, values="test_acc"):
     """``mean ± std (n)`` strings of ``values`` over seeds, pivoted for display."""
     keys = [index] + ([columns] if columns else [])
     agg = df.groupby(keys, sort=False)[values].agg(["mean", "std", "count"]).reset_index()
-    agg["cell"] = [f"{m:.1f} ({n})" if n < 2 else f"{m:.1f} ± {s:.1f} ({n})"
+    agg["cell"] = [f"{num1(m)} ({n})" if n < 2 else f"{num1(m)} ± {num1(s)} ({n})"
                    for m, s, n in zip(agg["mean"], agg["std"], agg["count"])]
     if not columns:
         return agg.set_index(index)[["cell"]].rename(columns={"cell": f"{values} (%)"})

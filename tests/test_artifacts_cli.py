@@ -100,3 +100,13 @@ def test_read_run_is_the_one_reader_of_a_runs_chapter_files(tmp_path):
     (tmp_path / "ci" / "02_b.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="holds a list, not a notebook's results"):
         load_results(tmp_path)
+
+
+def test_one_rounding_rule_for_every_shown_number():
+    from cgan_lib.artifacts import num1, pct
+    assert pct(0.70875) == "70.9" and num1(70.85) == "70.9" and num1(70.849999) == "70.8"
+    # the same mean reached two ways (mean of percentages, 100 x mean of fractions) reads the same
+    v = [0.7075, 0.7095]
+    assert num1(sum(100 * x for x in v) / 2) == pct(sum(v) / 2) == "70.9"
+    assert pct(-0.0004) == "0.0" and pct(0.072, sign=True) == "+7.2" and pct(-0.25) == "-25.0"
+    assert num1(float("nan")) == "n/a"                   # the std of a single seed
