@@ -265,8 +265,9 @@ def paper_beside_ours(ours: pd.DataFrame, theirs: pd.DataFrame, x: str, hue: str
             continue
         pos = order.index(r[x]) - width / 2 + width * (hue_order.index(r[hue]) + 0.5) / k
         ax.scatter(pos, r[y], marker="x", s=60, color=pal[r[hue]], linewidths=2, zorder=5)
-    ds = ", ".join(sorted(set(theirs["dataset"]))) if len(theirs) else "none"
-    ax.scatter([], [], marker="x", color="gray", label=f"the paper ({ds})")
+    if len(theirs):   # no legend entry for a panel the paper has no number for
+        ds = ", ".join(sorted(set(theirs["dataset"])))
+        ax.scatter([], [], marker="x", color="gray", label=f"the paper ({ds})")
     ax.legend(fontsize=7, ncol=2, loc="upper right")
     ax.set_ylim(0, 105)
     ax.set_ylabel(Y_LABELS.get(y, y))

@@ -231,8 +231,14 @@ def test_book_costs_keep_this_machines_rows_and_render_with_the_ci_total(tmp_pat
     assert "| 04_e (seeds 0, 1 only, by `--seeds`) | 70 s | 800 MB | 3 |" in page
     assert "| 10_d | 12 s | | 0 (reads artifacts of earlier chapters; not counted) |" in page
     assert ("| **chapters 01-07** | **60 s** (goal for the paper's seven chapters together: "
-            "at most 20 minutes) | | |") in page
-    assert "202 tests, book build): 1,234 s" in page
+            "at most 20 minutes): **met** | | |") in page
+    assert "202 tests, book build): 1,234 s (goal: at most 1,800 s): **met**." in page
+    (tmp_path / "book-ci-cpu.json").write_text(json.dumps({
+        **json.loads((tmp_path / "book-ci-cpu.json").read_text()), "paper_chapters_seconds": 1342.0,
+        "ci_seconds": 2452}))
+    page = book.benchmarks_table(tmp_path)
+    assert "at most 20 minutes): **missed** by 12% |" in page
+    assert "1,800 s): **missed** by 36%." in page
 
 
 def test_quick_sizing_reads_its_candidates_before_training():
@@ -443,3 +449,18 @@ def test_cpu_compile_keeps_the_rows_it_did_not_measure():
     assert kept["quick"]["written"] == "2026-01-01 00:00:00"
     assert kept["quick"]["provenance"] == "an older ci"   # the file's note goes with its rows
     assert cc.kept_rows({"profiles": {"quick": {"written": "x"}}}, [])["quick"] == {"written": "x"}
+
+
+def test_paper_beside_ours_names_the_paper_only_where_it_has_a_number():
+    import matplotlib
+    matplotlib.use("Agg")
+    import pandas as pd
+    from cgan_lib import plots
+    ours = pd.DataFrame([dict(data=d, victim="ours", test_acc=v) for d, v in
+                         [("natural", 80.0), ("natural", 82.0), ("protected", 70.0), ("protected", 74.0)]])
+    theirs = pd.DataFrame([dict(data="natural", victim="ours", test_acc=87.4, dataset="cifar10")])
+    labels = lambda ax: [t.get_text() for t in ax.get_legend().get_texts()]
+    ax = plots.paper_beside_ours(ours, theirs, x="data", hue="victim").axes[0]
+    assert "the paper (cifar10)" in labels(ax)
+    ax = plots.paper_beside_ours(ours, theirs.iloc[0:0], x="data", hue="victim").axes[0]
+    assert not any("the paper" in t for t in labels(ax))
