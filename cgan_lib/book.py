@@ -657,6 +657,7 @@ def scoreboard_figure(path: Path, root: Path | None = None) -> Path | None:
     profiles = _profiles(recs)
     fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(keys) + 1.2))
     colours = dict(zip(PROFILE_ORDER, ("tab:blue", "tab:orange", "tab:green")))
+    markers = {"resnet18": "o", "vgg11": "s", "resnet50": "^", "densenet121": "D"}
     used = set()
     for i, k in enumerate(keys):
         mine = [r for r in recs if (r["experiment"], r["method"], r["setting"]) == k]
@@ -665,9 +666,14 @@ def scoreboard_figure(path: Path, root: Path | None = None) -> Path | None:
             for r in (r for r in mine if r["profile"] == p):
                 label = f"ours, {p} ({r['dataset']}, {r['arch']})"
                 ax.errorbar(100 * r["value"], i + 0.15 * (j + 1), xerr=100 * r.get("std", 0) or None,
-                            fmt="o", color=colours.get(p, "gray"), ms=5, capsize=2,
-                            label=None if label in used else label)
+                            fmt=markers.get(base_arch(r["arch"]), "o"), color=colours.get(p, "gray"),
+                            ms=5, capsize=2, label=None if label in used else label)
                 used.add(label)
+    # what produced the dots: each profile's devices and seeds
+    made = "; ".join(
+        f"{p}: {', '.join(sorted({r.get('device') or '?' for r in recs if r['profile'] == p}))}, "
+        f"seeds {', '.join(map(str, sorted({int(x) for r in recs if r['profile'] == p for x in (r.get('seeds') or [])})))}"
+        for p in profiles)
     paper_ds = {k: next(r.get("paper_dataset") or r["dataset"] for r in recs
                         if (r["experiment"], r["method"], r["setting"]) == k) for k in keys}
     ax.set_yticks(range(len(keys)), [f"{e}: {m}, {s} (paper: {paper_ds[(e, m, s)]})"
@@ -675,7 +681,9 @@ def scoreboard_figure(path: Path, root: Path | None = None) -> Path | None:
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("clean test accuracy (%)")
-    ax.set_title("The paper's numbers (x) and ours per profile (mean ± std over seeds)", fontsize=9)
+    import textwrap
+    ax.set_title("The paper's numbers (x) and ours per profile (mean ± std over seeds)\n"
+                 + "\n".join(textwrap.wrap(made, 120)), fontsize=7)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.6 / (0.32 * len(keys) + 1.2) - 0.05),
               ncol=2, frameon=False)
     fig.savefig(path, dpi=110, bbox_inches="tight")
