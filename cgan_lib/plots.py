@@ -204,7 +204,7 @@ def gan_history(histories: dict, title: str = ""):
     return g.figure
 
 
-def browser(clean_u8, protected_u8, y, classes):
+def browser(clean_u8, protected_u8, y, classes, title: str = ""):
     """An ipywidgets slider stepping through images: original, noise, protected.
 
     The first image is drawn as an ordinary (static) output, so the built book shows it;
@@ -214,8 +214,9 @@ def browser(clean_u8, protected_u8, y, classes):
     from IPython.display import display
 
     def fig_for(i):
-        fig = triplets(clean_u8, protected_u8, y, classes, idx=[i])
-        fig.set_size_inches(2.0, 4.4)
+        fig = triplets(clean_u8, protected_u8, y, classes, idx=[i],
+                       title="\n".join(textwrap.wrap(f"image {i} | {title}" if title else f"image {i}", 28)))
+        fig.set_size_inches(2.0, 4.4 + 0.15 * (len(title) // 28))
         return fig
 
     fig_for(0)
