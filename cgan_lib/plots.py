@@ -112,6 +112,9 @@ def curves(runs: dict, title: str = "", keys=("train_acc", "test_acc")):
                     marker="o", errorbar="sd", height=3.3, aspect=1.15,
                     facet_kws={"sharey": True})
     g.set(ylim=(0, 102))
+    from matplotlib.ticker import MaxNLocator
+    for ax in g.axes.flat:   # epochs are whole numbers
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     g.set_titles("{col_name}", size=9)
     if title:
         g.figure.suptitle(title, y=1.04, fontsize=11)

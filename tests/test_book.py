@@ -464,3 +464,14 @@ def test_paper_beside_ours_names_the_paper_only_where_it_has_a_number():
     assert "the paper (cifar10)" in labels(ax)
     ax = plots.paper_beside_ours(ours, theirs.iloc[0:0], x="data", hue="victim").axes[0]
     assert not any("the paper" in t for t in labels(ax))
+
+
+def test_curves_put_whole_epochs_on_the_x_axis():
+    import matplotlib
+    matplotlib.use("Agg")
+    from cgan_lib import plots
+    h = {"train_acc": [0.1, 0.3, 0.5, 0.6], "test_acc": [0.1, 0.2, 0.4, 0.5]}
+    fig = plots.curves({"natural": {0: h, 1: h}})
+    fig.canvas.draw()
+    ticks = fig.axes[0].get_xticks()
+    assert len(ticks) and all(float(t).is_integer() for t in ticks)
