@@ -239,6 +239,16 @@ def test_book_costs_keep_this_machines_rows_and_render_with_the_ci_total(tmp_pat
     page = book.benchmarks_table(tmp_path)
     assert "at most 20 minutes): **missed** by 12% |" in page
     assert "1,800 s): **missed** by 36%." in page
+    # quick's goal is per notebook: each row is held to it, not the sum
+    (tmp_path / "book-ci-cpu.json").unlink()
+    (tmp_path / "book-quick-cpu.json").write_text(json.dumps({
+        "machine": "CPU (2 threads)", "written": "2026-01-04", "profile": "quick",
+        "notebook_rows": [{**rows[0], "seconds": 5000.0}, {**rows[1], "seconds": 9000.0}],
+        "notebooks_seconds": 14000.0, "peak_rss_mb": 900, "goal_seconds": 7200,
+        "goal_reads": "each notebook"}))
+    page = book.benchmarks_table(tmp_path)
+    assert "| 9,000 s (over the goal by 25%) |" in page and "| 5,000 s |" in page
+    assert "at most 120 minutes): **missed** by the notebooks marked |" in page
 
 
 def test_quick_sizing_reads_its_candidates_before_training():
