@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .artifacts import read_json_object, read_run, results_dir
+from .artifacts import pct, read_json_object, read_run, results_dir
 from .augment import LABELS as AUG
 
 PROBES_DIR = "probes"
@@ -67,7 +67,7 @@ def _paired(a: dict, b: dict) -> tuple[list[int], list[float], list[float]]:
 
 
 def _pcts(values) -> str:
-    return ", ".join(f"{100 * v:.1f}" for v in values)
+    return ", ".join(pct(v) for v in values)
 
 
 def _label(probe: dict) -> str:
@@ -115,7 +115,7 @@ def remeasured_table(profile: str, root: Path | None = None) -> str:
             r = paper.check(claim, va, vb)
             rows.append(f"| {c.statement} ({c.ref}, {label}) | {name} | seeds "
                         f"{', '.join(map(str, seeds))}: {c.a} {_pcts(va)}; {c.b} {_pcts(vb)} | "
-                        f"**{r.status}** ({100 * r.diff_mean:+.1f} ± {100 * r.diff_std:.1f} pts) |")
+                        f"**{r.status}** ({pct(r.diff_mean, sign=True)} ± {pct(r.diff_std)} pts) |")
     if not rows:
         return f"No committed probe of the `{profile}` profile re-measures a chapter's claim yet."
     # four columns, so that the verdict stays on a book page without scrolling
