@@ -188,7 +188,9 @@ PROFILES: dict[str, Profile] = {
         # ci run took 55 minutes of notebooks there and ran past the CI's 90-minute cap on
         # a slower one. quick and paper keep stride 1: a stride-2 quick victim learned too
         # little (benchmarks/quick_sizing.py on that CPU, seed 0: 60.4% with 10 epochs, 62.5%
-        # with 20, against the 65% bar).
+        # with 20, against the 65% bar). The price is ConfounderGAN's effect: 7.2 points below
+        # natural instead of 18.6, and a stride-1 f for G with stride-2 victims does not
+        # bring it back (4.1 points; scripts/stem_probe.py, seeds 0 and 1).
         stem_stride=2,
         # 4 epochs: on a 2-core CPU without native bf16 (AVX2 only) a victim costs about 4x
         # what it costs with AMX, and CI must fit in 90 minutes there too. Measured on such a
