@@ -368,8 +368,9 @@ def benchmarks_table(root: Path | None = None) -> str:
                 out.append(f"| `{prof}`{when} | {secs(r['eager'])} | {secs(r['compile'])} | "
                            f"{ratio('compile_speedup')} | {ratio('compile_speedup_after_first')} |")
             out.append("")
-            out += [f"`{prof}`'s row: {r['provenance']}." for prof, r in b["profiles"].items()
-                    if r.get("provenance")] + [""]
+            for prof, r in b["profiles"].items():   # a paragraph each
+                if r.get("provenance"):
+                    out += [f"`{prof}`'s row: {r['provenance']}.", ""]
         elif "notebook_rows" in b:
             goal = b.get("goal_seconds")
             goal_txt = (f" (goal for {b.get('goal_reads', 'the notebooks')}: at most "
