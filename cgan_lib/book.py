@@ -210,6 +210,15 @@ def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
                                     cwd=str(nb.parent), kernel_name="python3",
                                     execution_timeout=timeout, progress_bar=False,
                                     report_mode=False, log_output=False)
+        except KeyboardInterrupt:   # Ctrl-C, or SIGTERM through run_book: record what was done
+            row.update(status="interrupted", seconds=round(time.time() - t0, 1),
+                       peak_rss_mb=round(mem.peak), computed=_n_artifacts() - before)
+            rows.append(row)
+            _write_status(profile, rows)
+            print(f"[book] {nb.name}: interrupted after {row['seconds']:.0f} s; the "
+                  f"{row['computed']} artifact(s) it computed are cached, and the next run "
+                  f"resumes from them", flush=True)
+            raise
         except Exception as e:  # papermill.PapermillExecutionError and friends
             row.update(status="failed", seconds=round(time.time() - t0, 1),
                        peak_rss_mb=round(mem.peak))
@@ -243,7 +252,7 @@ def _write_status(profile: str, rows: list[dict]):
         old = {r["notebook"]: r for r in json.loads(path.read_text()).get("notebooks", [])}
     for r in rows:
         prev = old.get(r["notebook"], {})
-        if r.get("computed"):
+        if r.get("computed") and r.get("status") == "ok":   # a whole run, not a part of one
             r["cold"] = {k: r[k] for k in ("seconds", "peak_rss_mb", "computed", "device", "cpu",
                                            "started", "seeds", "jobs") if k in r}
         elif prev.get("cold"):
@@ -281,7 +290,9 @@ def status_table(root: Path | None = None) -> str:
             if c.get("jobs"):    # seeds trained in parallel processes first (--jobs)
                 cold += f" (`--jobs {c['jobs']}`: seeds in parallel)"
             mem = c.get("peak_rss_mb") or r.get("peak_rss_mb")
-            out.append(f"| {r['notebook']} | {r['status']} | {r.get('seconds', 0):.0f} s | {cold} | "
+            state = r["status"] + (f" ({r.get('computed', 0)} artifacts cached: the next run "
+                                   f"resumes from them)" if r["status"] == "interrupted" else "")
+            out.append(f"| {r['notebook']} | {state} | {r.get('seconds', 0):.0f} s | {cold} | "
                        f"{f'{mem:,.0f} MB' if mem else ''} | {c.get('started') or r.get('started', '')} |")
         out.append("")
         # what a time cannot say by itself (a run paused, or sharing the machine)
@@ -753,6 +764,12 @@ def run_book(profile=None, only=None, data_root=None, build=True, timeout=None,
     prof = get_profile(profile).name
     root = project_root()
     stage = root / "book" / "_build" / "stage"
+    import signal
+    import threading
+    if threading.current_thread() is threading.main_thread():
+        def _stop(signum, frame):   # a stopped session or `kill`: handled as Ctrl-C is
+            raise KeyboardInterrupt(f"signal {signum}")
+        signal.signal(signal.SIGTERM, _stop)
     rows = execute_notebooks(prof, only, data_root, timeout, stage / "notebooks", seeds, jobs)
     total = sum(r["seconds"] for r in rows)
     print(f"[book] executed {len(rows)} notebook(s) in {total:.0f} s")

@@ -72,8 +72,13 @@ def _cmd_book(args):
         except ValueError:
             raise SystemExit(f"--seeds {args.seeds!r}: give integers separated by commas, "
                              f"e.g. --seeds 0,1") from None
-    return run_book(args.profile, only=args.only, data_root=args.root, build=not args.no_build,
-                    timeout=args.timeout, seeds=seeds, jobs=args.jobs)
+    try:
+        return run_book(args.profile, only=args.only, data_root=args.root, build=not args.no_build,
+                        timeout=args.timeout, seeds=seeds, jobs=args.jobs)
+    except KeyboardInterrupt:   # the status file already says what was done; no traceback
+        print("[book] stopped; run the same command again to resume from the cache",
+              file=sys.stderr)
+        return 130
 
 
 def main(argv=None) -> int:

@@ -485,3 +485,26 @@ def test_curves_put_whole_epochs_on_the_x_axis():
     fig.canvas.draw()
     ticks = fig.axes[0].get_xticks()
     assert len(ticks) and all(float(t).is_integer() for t in ticks)
+
+
+def test_an_interrupted_chapter_is_recorded_and_keeps_its_last_whole_run(tmp_path, monkeypatch):
+    import papermill
+    monkeypatch.setenv("CGAN_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("CGAN_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "results" / "ci").mkdir(parents=True)
+    (tmp_path / "results" / "ci" / "_status.json").write_text(json.dumps({"notebooks": [
+        {"notebook": "03_mixes", "status": "ok", "seconds": 300.0, "computed": 18,
+         "cold": {"seconds": 300.0, "computed": 18, "device": "CPU", "started": "earlier"}}]}))
+
+    def stopped(src, out, **kw):   # two artifacts done, then the session ends
+        for name in ("a.pt", "b.pt"):
+            (tmp_path / "cache" / "victim").mkdir(parents=True, exist_ok=True)
+            (tmp_path / "cache" / "victim" / name).write_bytes(b"x")
+        raise KeyboardInterrupt("signal 15")
+    monkeypatch.setattr(papermill, "execute_notebook", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        book.execute_notebooks("ci", only=["03"], out_dir=tmp_path / "stage")
+    row = json.loads((tmp_path / "results" / "ci" / "_status.json").read_text())["notebooks"][0]
+    assert row["status"] == "interrupted" and row["computed"] == 2
+    assert row["cold"]["seconds"] == 300.0          # the last whole run's cost, not the part
+    assert "interrupted (2 artifacts cached: the next run resumes from them)" in book.status_table()
