@@ -1,4 +1,5 @@
-"""Appendix A: why protected data teaches nothing, seen through the victim's last layer.
+"""Appendix A: the paper's account of why protected data teaches little, seen through the
+victim's last layer.
 
 For a victim h at a checkpoint of its training on protected data, W the weights of its
 last layer (the classifier), and the owner's training images x_i with labels t_i:
