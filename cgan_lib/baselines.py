@@ -11,6 +11,7 @@ published PNG would.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, replace
 
 import torch
@@ -107,7 +108,8 @@ class EMNSettings:
 
 
 def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
-                           s: EMNSettings, progress: bool = True):
+                           s: EMNSettings, progress: bool = True, checkpoint=None,
+                           stop_after: int | None = None):
     """Sample-wise error-minimizing noise (Huang et al. 2021), by bi-level min-min.
 
     Repeats: ``train_steps`` SGD steps of a source model on ``clamp(x + delta)``; stop if its
@@ -115,8 +117,16 @@ def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
     that *minimise* the loss w.r.t. delta (projected to the eps ball) for every image.
     Returns ``(protected_uint8, info)`` with the rounds run, the final error and whether
     the stop condition was reached.
-    """
 
+    ``checkpoint``: a file written atomically after every round (noise, source model,
+    optimiser, data order, random state), so that a run stopped by a disconnect or the end
+    of a session resumes at its last round and ends exactly as an unbroken run would; it is
+    removed when the run is done. ``stop_after`` ends the call after that many rounds of
+    this call, leaving the checkpoint (tests; splitting a long run); it returns
+    ``(None, info)`` then.
+    """
+    from .artifacts import atomic_save, load_checkpoint, make_key
+    from .victim import tensor_digest
     dev = get_device()
     eps = s.eps
     torch.manual_seed(s.seed)
@@ -133,7 +143,22 @@ def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
     perm, pos = torch.randperm(n, generator=g), 0
     errors, stopped = [], False
     bs = s.batch_size
-    bar = progress_bar(range(s.max_rounds), "EMN", progress)
+    start, before = 0, 0.0                  # rounds and seconds of earlier calls
+    ident = make_key("emn-rounds", dict(data=tensor_digest(x_u8, y), n_classes=n_classes,
+                                        **s.key()))
+    if checkpoint is not None and Path(checkpoint).is_file():
+        st = load_checkpoint(checkpoint)
+        if st.get("key") != ident:
+            raise ValueError(f"{checkpoint} holds another EMN run (key {st.get('key')}, "
+                             f"expected {ident}); delete it to start this one afresh.")
+        delta = st["delta"].to(dev)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        perm, pos, errors = st["perm"], int(st["pos"]), list(st["errors"])
+        g.set_state(st["generator"])
+        start, before = int(st["round"]), float(st["seconds"])
+    done_now = 0
+    bar = progress_bar(range(start, s.max_rounds), "EMN", progress)
     for rnd in bar:
         model.train()
         for _ in range(s.train_steps):
@@ -176,6 +201,16 @@ def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
                 grad, = torch.autograd.grad(loss, d)
                 d = (d.detach() - s.step_size * grad.sign()).clamp(-eps, eps)
             delta[i:i + pb] = d.detach()
+        done_now += 1
+        if checkpoint is not None:
+            atomic_save({"key": ident, "round": rnd + 1, "delta": delta.cpu(),
+                         "model": model.state_dict(), "opt": opt.state_dict(), "perm": perm,
+                         "pos": pos, "errors": errors, "generator": g.get_state(),
+                         "seconds": before + time.time() - t0}, checkpoint)
+        if stop_after is not None and done_now >= stop_after and rnd + 1 < s.max_rounds:
+            return None, dict(rounds=len(errors), errors=errors, partial=True)
     info = dict(rounds=len(errors), errors=errors, final_error=errors[-1] if errors else None,
-                stopped=stopped, seconds=round(time.time() - t0, 2))
+                stopped=stopped, seconds=round(before + time.time() - t0, 2))
+    if checkpoint is not None and Path(checkpoint).is_file():
+        Path(checkpoint).unlink()
     return to_uint8(x + delta).cpu(), info

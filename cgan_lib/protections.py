@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from . import baselines
-from .artifacts import cached_tensors
+from .artifacts import cache_dir, cached_tensors, make_key
 from .device import precision_key
 from .gan import GANSettings, protect_tensor, train_confoundergan
 from .models import freeze
@@ -124,15 +124,19 @@ class ErrorMinimizingNoise(Protection):
         o = self.owner
         s = baselines.EMNSettings.from_profile(o.profile, o.eps, self.seed, **self.overrides)
 
+        params = dict(data=tensor_digest(x_u8, y), **s.key(), **precision_key())
+        # a round-by-round checkpoint beside the cached result: a stopped run resumes
+        rounds = cache_dir() / "emn" / f"{make_key('emn', params)}.rounds.pt"
+
         def run():
-            prot, info = baselines.error_minimizing_noise(x_u8, y, o.n_classes, s, o.progress)
+            prot, info = baselines.error_minimizing_noise(x_u8, y, o.n_classes, s, o.progress,
+                                                          checkpoint=rounds)
             return {"x": prot, "rounds": torch.tensor(info["rounds"]),
                     "errors": torch.tensor(info["errors"]),
                     "stopped": torch.tensor(info["stopped"]),
                     "seconds": torch.tensor(info["seconds"])}
 
-        st = cached_tensors("emn", dict(data=tensor_digest(x_u8, y), **s.key(), **precision_key()),
-                            run)
+        st = cached_tensors("emn", params, run)
         self._x = st["x"]
         self.info = dict(rounds=int(st["rounds"]), errors=st["errors"].tolist(),
                          final_error=float(st["errors"][-1]), stopped=bool(st["stopped"]),

@@ -3,6 +3,8 @@
 These share the artifact cache with the notebooks: in CI whichever runs first trains,
 the other reuses the result.
 """
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -160,3 +162,24 @@ def test_compile_is_a_switch_off_by_default(monkeypatch):
     monkeypatch.setenv("CGAN_COMPILE", "1")
     c = maybe_compile(m, torch.device("cpu"))       # wrapped; compiles on its first call
     assert c is not m and c._orig_mod is m
+
+
+def test_emn_resumes_from_its_round_checkpoint_exactly(tmp_path):
+    # a run stopped after one round and resumed ends as an unbroken run does, to the bit
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (48, 1, 8, 8), dtype=torch.uint8, generator=g)
+    y = torch.arange(48) % 3
+    s = baselines.EMNSettings(eps=8 / 255, width=0.125, steps=2, train_steps=2, max_rounds=3,
+                              stop_error=0.0, batch_size=16, noise_batch_size=16)
+    whole, info = baselines.error_minimizing_noise(x, y, 3, s, progress=False)
+    ck = tmp_path / "emn.rounds.pt"
+    part, pinfo = baselines.error_minimizing_noise(x, y, 3, s, progress=False, checkpoint=ck,
+                                                   stop_after=1)
+    assert part is None and pinfo["partial"] and pinfo["rounds"] == 1 and ck.is_file()
+    resumed, rinfo = baselines.error_minimizing_noise(x, y, 3, s, progress=False, checkpoint=ck)
+    assert torch.equal(resumed, whole) and rinfo["errors"] == info["errors"] and rinfo["rounds"] == 3
+    assert not ck.exists()                                   # removed once the run is done
+    # a checkpoint of another run is refused, not silently resumed
+    baselines.error_minimizing_noise(x, y, 3, s, progress=False, checkpoint=ck, stop_after=1)
+    with pytest.raises(ValueError, match="another EMN run"):
+        baselines.error_minimizing_noise(x, y, 3, replace(s, seed=1), progress=False, checkpoint=ck)
