@@ -95,11 +95,16 @@ def load_checkpoint(path: str | os.PathLike) -> Any:
             f"recompute it, or point to the right file.") from e
 
 
+def cached_path(step: str, params: dict, suffix: str = ".pt", subdir: str | None = None) -> Path:
+    """Where the cache keeps the artifact of (step, params); ``suffix`` names a companion
+    file beside it (e.g. ``.rounds.pt``, a run's checkpoint)."""
+    return cache_dir() / (subdir or step) / f"{make_key(step, params)}{suffix}"
+
+
 def cached_tensors(step: str, params: dict, compute: Callable[[], dict],
                    subdir: str | None = None) -> dict:
     """Load the dict of tensors stored under (step, params), or compute and store it."""
-    key = make_key(step, params)
-    path = cache_dir() / (subdir or step) / f"{key}.pt"
+    path = cached_path(step, params, subdir=subdir)
     if path.is_file():
         try:
             return load_checkpoint(path)

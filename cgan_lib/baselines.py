@@ -144,8 +144,9 @@ def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
     errors, stopped = [], False
     bs = s.batch_size
     start, before = 0, 0.0                  # rounds and seconds of earlier calls
-    ident = make_key("emn-rounds", dict(data=tensor_digest(x_u8, y), n_classes=n_classes,
-                                        **s.key()))
+    if checkpoint is not None:   # what the checkpoint must belong to (hashing only then)
+        ident = make_key("emn-rounds", dict(data=tensor_digest(x_u8, y), n_classes=n_classes,
+                                            **s.key()))
     if checkpoint is not None and Path(checkpoint).is_file():
         st = load_checkpoint(checkpoint)
         if st.get("key") != ident:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from . import baselines
-from .artifacts import cache_dir, cached_tensors, make_key
+from .artifacts import cached_path, cached_tensors
 from .device import precision_key
 from .gan import GANSettings, protect_tensor, train_confoundergan
 from .models import freeze
@@ -126,7 +126,7 @@ class ErrorMinimizingNoise(Protection):
 
         params = dict(data=tensor_digest(x_u8, y), **s.key(), **precision_key())
         # a round-by-round checkpoint beside the cached result: a stopped run resumes
-        rounds = cache_dir() / "emn" / f"{make_key('emn', params)}.rounds.pt"
+        rounds = cached_path("emn", params, suffix=".rounds.pt")
 
         def run():
             prot, info = baselines.error_minimizing_noise(x_u8, y, o.n_classes, s, o.progress,
