@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from cgan_lib.artifacts import atomic_write_text
+from cgan_lib.book import cold_cost
 from cgan_lib.device import cpu_label, machine_info, machine_tag
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,9 +36,12 @@ def costs(status: dict, cpu: str | None) -> list[dict]:
         c = r.get("cold")
         if not c or (cpu and c.get("cpu") != cpu):
             continue
-        rows.append({"notebook": r["notebook"], "seconds": c["seconds"],
-                     "peak_rss_mb": c.get("peak_rss_mb"), "artifacts": c.get("computed"),
+        secs, made, runs = cold_cost(c)   # a chapter resumed over several runs: all of them
+        rows.append({"notebook": r["notebook"], "seconds": secs,
+                     "peak_rss_mb": c.get("peak_rss_mb"), "artifacts": made,
                      "started": c.get("started"), "device": c.get("device")})
+        if runs > 1:
+            rows[-1]["runs"] = runs
         if c.get("seeds") is not None:   # a --seeds run: its cost is for these seeds only
             rows[-1]["seeds"] = c["seeds"]
     return rows

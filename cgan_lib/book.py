@@ -221,7 +221,7 @@ def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
             raise
         except Exception as e:  # papermill.PapermillExecutionError and friends
             row.update(status="failed", seconds=round(time.time() - t0, 1),
-                       peak_rss_mb=round(mem.peak))
+                       peak_rss_mb=round(mem.peak), computed=_n_artifacts() - before)
             rows.append(row)
             _write_status(profile, rows)
             detail = getattr(e, "evalue", None) or str(e)
@@ -243,23 +243,64 @@ def _n_artifacts() -> int:
     return sum(1 for p in cache_dir().rglob("*") if p.suffix in (".pt", ".json"))
 
 
+_PART_KEYS = ("seconds", "computed", "status", "device", "cpu", "started", "peak_rss_mb")
+
+
+def _parts_so_far(prev: dict) -> list[dict]:
+    """The runs that computed part of a chapter since its last whole run: the ``parts`` of
+    a stopped row, or (a row written before parts were kept) the stopped row itself."""
+    if prev.get("status") not in ("interrupted", "failed"):
+        return []
+    if "parts" in prev:
+        return list(prev["parts"])
+    return [{k: prev[k] for k in _PART_KEYS if k in prev}] if prev.get("computed") else []
+
+
 def _write_status(profile: str, rows: list[dict]):
     """Merge ``rows`` into ``results/<profile>/_status.json``. A warm re-run (nothing
-    computed) keeps the duration and memory of the last run that computed something."""
+    computed) keeps the duration and memory of the last run that computed something.
+
+    A chapter may take several runs (a session ends, the cache keeps what was done): each
+    stopped run is kept in the row's ``parts``, and the run that completes the chapter
+    records them in its ``cold`` entry with ``total_seconds`` and ``total_computed``, the
+    chapter's whole cost over all its runs."""
     path = results_dir() / profile / "_status.json"
     old = {}
     if path.is_file():
         old = {r["notebook"]: r for r in json.loads(path.read_text()).get("notebooks", [])}
     for r in rows:
         prev = old.get(r["notebook"], {})
-        if r.get("computed") and r.get("status") == "ok":   # a whole run, not a part of one
+        parts = _parts_so_far(prev)
+        if parts and prev.get("note") and "note" not in r:   # what the earlier runs need said
+            r["note"] = prev["note"]
+        if r.get("status") in ("interrupted", "failed"):
+            r["parts"] = parts + ([{k: r[k] for k in _PART_KEYS if k in r}] if r.get("computed") else [])
+            if prev.get("cold"):
+                r["cold"] = prev["cold"]
+        elif r.get("status") == "ok" and (r.get("computed") or parts):   # a whole run, or the end of one
             r["cold"] = {k: r[k] for k in ("seconds", "peak_rss_mb", "computed", "device", "cpu",
                                            "started", "seeds", "jobs") if k in r}
+            if parts:
+                r["cold"].update(
+                    parts=parts,
+                    total_seconds=round(r["seconds"] + sum(p.get("seconds", 0) for p in parts), 1),
+                    total_computed=r.get("computed", 0) + sum(p.get("computed", 0) for p in parts),
+                    peak_rss_mb=max([r.get("peak_rss_mb") or 0]
+                                    + [p.get("peak_rss_mb") or 0 for p in parts]))
+                if r.get("note"):
+                    r["cold"]["note"] = r["note"]
         elif prev.get("cold"):
             r["cold"] = prev["cold"]
         old[r["notebook"]] = r
     atomic_write_text(json.dumps({"notebooks": sorted(old.values(), key=lambda r: r["notebook"])},
                                  indent=1), path)
+
+
+def cold_cost(c: dict) -> tuple[float, int, int]:
+    """A ``cold`` entry's whole cost: (seconds, artifacts computed, runs), over every run
+    the chapter took."""
+    return (c.get("total_seconds", c["seconds"]), c.get("total_computed", c.get("computed", 0)),
+            1 + len(c.get("parts", [])))
 
 
 # ----------------------------------------------------------------------------- pages
@@ -284,7 +325,15 @@ def status_table(root: Path | None = None) -> str:
                 "|---|---|---|---|---|---|"]
         for r in rows:
             c = r.get("cold") or {}
-            cold = f"{c['seconds']:.0f} s, {c['computed']} artifacts" if c else ""
+            cold = ""
+            if c:
+                secs, made, runs = cold_cost(c)
+                cold = (f"{secs:.0f} s, {made} artifacts"
+                        + (f" over {runs} runs (resumed from the cache)" if runs > 1 else ""))
+                other = sorted({p.get("cpu") or "a CPU not recorded" for p in c.get("parts", [])}
+                               - {c.get("cpu") or "a CPU not recorded"})
+                if other:   # a sum over machines is not one machine's cost
+                    cold += f" (earlier runs on {'; '.join(other)})"
             if c.get("seeds"):   # a run given --seeds, not the profile's seeds of the chapter
                 cold += f" (seeds {', '.join(map(str, c['seeds']))} by `--seeds`)"
             if c.get("jobs"):    # seeds trained in parallel processes first (--jobs)
@@ -292,12 +341,16 @@ def status_table(root: Path | None = None) -> str:
             mem = c.get("peak_rss_mb") or r.get("peak_rss_mb")
             state = r["status"] + (f" ({r.get('computed', 0)} artifacts cached: the next run "
                                    f"resumes from them)" if r["status"] == "interrupted" else "")
+            if r["status"] in ("interrupted", "failed") and len(r.get("parts", [])) > 1:
+                state += (f"; so far {sum(p.get('seconds', 0) for p in r['parts']):.0f} s over "
+                          f"{len(r['parts'])} runs")
             out.append(f"| {r['notebook']} | {state} | {r.get('seconds', 0):.0f} s | {cold} | "
                        f"{f'{mem:,.0f} MB' if mem else ''} | {c.get('started') or r.get('started', '')} |")
         out.append("")
         # what a time cannot say by itself (a run paused, or sharing the machine)
-        out += [f"* {r['notebook']}: {r['note']}" for r in rows if r.get("note")]
-        if any(r.get("note") for r in rows):
+        note = lambda r: r.get("note") or (r.get("cold") or {}).get("note")
+        out += [f"* {r['notebook']}: {note(r)}" for r in rows if note(r)]
+        if any(note(r) for r in rows):
             out.append("")
     if not out:
         return "No notebook has been executed yet: run `python -m cgan_lib book`."
@@ -395,6 +448,8 @@ def benchmarks_table(root: Path | None = None) -> str:
                 made = "" if r.get("artifacts") is None else r["artifacts"]
                 run = (f" (seeds {', '.join(map(str, r['seeds']))} only, by `--seeds`)"
                        if r.get("seeds") else "")
+                if r.get("runs"):   # resumed from the cache over several runs: their sum
+                    run += f" ({r['runs']} runs)"
                 over = (f" (over the goal by {100 * (r['seconds'] / goal - 1):.0f}%)"
                         if per_notebook and goal and r["seconds"] > goal else "")
                 out.append(f"| {r['notebook']}{run} | {r['seconds']:,.0f} s{over} | {mem} | {made} |")

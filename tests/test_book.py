@@ -508,3 +508,50 @@ def test_an_interrupted_chapter_is_recorded_and_keeps_its_last_whole_run(tmp_pat
     assert row["status"] == "interrupted" and row["computed"] == 2
     assert row["cold"]["seconds"] == 300.0          # the last whole run's cost, not the part
     assert "interrupted (2 artifacts cached: the next run resumes from them)" in book.status_table()
+
+
+def test_a_chapter_resumed_over_several_runs_records_its_whole_cost(tmp_path, monkeypatch):
+    """Each stopped run is kept; the run that completes the chapter carries their sum."""
+    import papermill
+    monkeypatch.setenv("CGAN_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("CGAN_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "results" / "quick").mkdir(parents=True)
+    # a stopped run as runners before parts were kept wrote it (no "parts")
+    (tmp_path / "results" / "quick" / "_status.json").write_text(json.dumps({"notebooks": [
+        {"notebook": "03_mixes", "status": "interrupted", "seconds": 7000.0, "computed": 4,
+         "peak_rss_mb": 3000, "device": "CPU", "started": "first", "note": "paused once"}]}))
+    made = iter(range(100))
+
+    def run(stop):
+        def execute(src, out, **kw):
+            for _ in range(3):
+                (tmp_path / "cache" / "victim").mkdir(parents=True, exist_ok=True)
+                (tmp_path / "cache" / "victim" / f"{next(made)}.json").write_text("{}")
+            if stop:
+                raise KeyboardInterrupt("signal 15")
+        monkeypatch.setattr(papermill, "execute_notebook", execute)
+        monkeypatch.setattr(book, "_tag_for_book", lambda out: None)
+        book.execute_notebooks("quick", only=["03"], out_dir=tmp_path / "stage")
+
+    status = lambda: json.loads((tmp_path / "results" / "quick" / "_status.json").read_text())["notebooks"][0]
+    with pytest.raises(KeyboardInterrupt):
+        run(stop=True)
+    row = status()
+    assert [p["started"] for p in row["parts"]][0] == "first" and len(row["parts"]) == 2
+    assert [p["computed"] for p in row["parts"]] == [4, 3] and "cold" not in row
+    assert "so far" in book.status_table() and "over 2 runs" in book.status_table()
+    run(stop=False)
+    row = status()
+    c = row["cold"]
+    assert row["status"] == "ok" and "parts" not in row
+    assert c["total_computed"] == 4 + 3 + 3 and len(c["parts"]) == 2
+    assert c["total_seconds"] == pytest.approx(7000.0 + c["parts"][1]["seconds"] + c["seconds"])
+    assert c["peak_rss_mb"] == 3000
+    assert book.cold_cost(c) == (c["total_seconds"], 10, 3)
+    assert "10 artifacts over 3 runs (resumed from the cache)" in book.status_table()
+    assert row["note"] == "paused once"    # said of an earlier run, kept with the whole cost
+    # a warm re-run afterwards keeps the whole cost
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: None)
+    book.execute_notebooks("quick", only=["03"], out_dir=tmp_path / "stage")
+    assert status()["cold"]["total_computed"] == 10
+    assert "* 03_mixes: paused once" in book.status_table()
