@@ -55,7 +55,8 @@ def warm_only(status: dict, cpu: str | None) -> list[dict]:
     return [{"notebook": r["notebook"], "seconds": r.get("seconds"),
              "peak_rss_mb": r.get("peak_rss_mb"), "computed": r.get("computed")}
             for r in status.get("notebooks", [])
-            if r["notebook"] not in cold and (not cpu or r.get("cpu") == cpu)]
+            if r["notebook"] not in cold and (not cpu or r.get("cpu") == cpu)
+            and r.get("status", "ok") not in ("interrupted", "failed")]   # a stopped run: part of a cost
 
 
 def read_ci_log(path: Path) -> dict:

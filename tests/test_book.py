@@ -548,6 +548,13 @@ def test_a_chapter_resumed_over_several_runs_records_its_whole_cost(tmp_path, mo
     assert c["total_seconds"] == pytest.approx(7000.0 + c["parts"][1]["seconds"] + c["seconds"])
     assert c["peak_rss_mb"] == 3000
     assert book.cold_cost(c) == (c["total_seconds"], 10, 3)
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("book_costs", ROOT / "benchmarks" / "book_costs.py")
+    bc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bc)
+    stopped = {"notebooks": [{"notebook": "09_x", "status": "interrupted", "seconds": 50.0, "computed": 2}]}
+    assert bc.warm_only(stopped, None) == []   # a stopped run is not a reading cost
+    assert bc.costs({"notebooks": [row]}, None)[0]["runs"] == 3
     assert "10 artifacts over 3 runs (resumed from the cache)" in book.status_table()
     assert row["note"] == "paused once"    # said of an earlier run, kept with the whole cost
     # a warm re-run afterwards keeps the whole cost
