@@ -246,6 +246,11 @@ def _n_artifacts() -> int:
 _PART_KEYS = ("seconds", "computed", "status", "device", "cpu", "started", "peak_rss_mb")
 
 
+def _part(row: dict) -> dict:
+    """What a stopped run's row keeps of it as one part of a chapter's cost."""
+    return {k: row[k] for k in _PART_KEYS if k in row}
+
+
 def _parts_so_far(prev: dict) -> list[dict]:
     """The runs that computed part of a chapter since its last whole run: the ``parts`` of
     a stopped row, or (a row written before parts were kept) the stopped row itself."""
@@ -253,7 +258,7 @@ def _parts_so_far(prev: dict) -> list[dict]:
         return []
     if "parts" in prev:
         return list(prev["parts"])
-    return [{k: prev[k] for k in _PART_KEYS if k in prev}] if prev.get("computed") else []
+    return [_part(prev)] if prev.get("computed") else []
 
 
 def _write_status(profile: str, rows: list[dict]):
@@ -274,7 +279,7 @@ def _write_status(profile: str, rows: list[dict]):
         if parts and prev.get("note") and "note" not in r:   # what the earlier runs need said
             r["note"] = prev["note"]
         if r.get("status") in ("interrupted", "failed"):
-            r["parts"] = parts + ([{k: r[k] for k in _PART_KEYS if k in r}] if r.get("computed") else [])
+            r["parts"] = parts + ([_part(r)] if r.get("computed") else [])
             if prev.get("cold"):
                 r["cold"] = prev["cold"]
         elif r.get("status") == "ok" and (r.get("computed") or parts):   # a whole run, or the end of one
