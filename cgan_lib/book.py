@@ -362,6 +362,95 @@ def status_table(root: Path | None = None) -> str:
     return "\n".join(out)
 
 
+def _short_cpu(label: str | None) -> str:
+    """``Intel(R) Xeon(R) Processor (avx2, avx512f, amx_bf16)`` -> ``Intel Xeon, amx_bf16``:
+    the model and its best instruction set, for a table cell."""
+    if not label:
+        return "CPU not recorded"
+    model, _, isa = label.partition(" (")
+    words = [w for w in model.replace("(R)", "").replace("(TM)", "").split()
+             if w.lower() not in ("processor", "cpu")]
+    best = [i.strip() for i in isa.rstrip(")").split(",") if i.strip()]
+    return " ".join(words) + (f", {best[-1]}" if best else "")
+
+
+def _cost_cell(r: dict | None, seeds=()) -> tuple[str, bool]:
+    """One chapter's cost for :func:`costs_table` (``seeds``: the profile's for the chapter),
+    and whether the status page has a note on what the time includes."""
+    if r is None:
+        return "not yet run", False
+    note = bool(r.get("note") or (r.get("cold") or {}).get("note"))
+    c = r.get("cold")
+    if r["status"] in ("interrupted", "failed"):
+        parts = r.get("parts") or [_part(r)]
+        secs = sum(p.get("seconds", 0) for p in parts)
+        cpus = sorted({_short_cpu(p.get("cpu")) for p in parts})
+        return (f"under way: {secs:,.0f} s so far over {len(parts)} run{'s' * (len(parts) > 1)} "
+                f"({'; '.join(cpus)})", note)
+    if not c:
+        return f"{r.get('seconds', 0):,.0f} s, trains nothing", note
+    secs, _, runs = cold_cost(c)
+    prec = "bf16" if "bf16" in (c.get("device") or "") else "fp32"
+    where = c.get("device") if not (c.get("device") or "CPU").startswith("CPU") else \
+        f"{_short_cpu(c.get('cpu'))}, {prec}"
+    runs_txt = f" over {runs} runs" if runs > 1 else ""
+    seeds = c.get("seeds") or seeds
+    seeds_txt = f", seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}" if seeds else ""
+    jobs_txt = f", `--jobs {c['jobs']}`" if c.get("jobs") else ""
+    return f"{secs:,.0f} s{runs_txt}{seeds_txt} ({where}{jobs_txt})", note
+
+
+def _chapter_seeds(profile: str, notebook: str) -> tuple:
+    from .profiles import PROFILES
+    prof = PROFILES.get(profile)
+    return tuple(prof.seeds_for(notebook)) if prof else ()
+
+
+def costs_table(root: Path | None = None, profiles=("ci", "quick")) -> str:
+    """The README's table: what each chapter cost from a cold cache, per profile, with the
+    machine and precision of the run (from ``results/<profile>/_status.json``; the status
+    page has the detail). ``python -m cgan_lib costs --readme`` writes it into README.md."""
+    root = Path(root or results_dir())
+    rows = {}
+    for p in profiles:
+        f = root / p / "_status.json"
+        rows[p] = ({r["notebook"]: r for r in json.loads(f.read_text()).get("notebooks", [])}
+                   if f.is_file() else {})
+    names = [nb.stem for nb in notebooks()] or sorted({n for v in rows.values() for n in v})
+    out = ["| chapter | " + " | ".join(f"`{p}`" for p in profiles) + " |",
+           "|---|" + "---|" * len(profiles)]
+    any_note = False
+    for n in names:
+        cells = []
+        for p in profiles:
+            text, note = _cost_cell(rows[p].get(n), _chapter_seeds(p, n))
+            any_note |= note
+            cells.append(text + (" *" if note else ""))
+        out.append(f"| {n} | " + " | ".join(cells) + " |")
+    if any_note:
+        out += ["", "\\* the status page carries a note on what this time includes (a paused "
+                "run, a shared machine)."]
+    return "\n".join(out)
+
+
+README_COSTS = ("<!-- COSTS: written by `python -m cgan_lib costs --readme` -->", "<!-- /COSTS -->")
+
+
+def write_readme_costs(readme: Path | None = None) -> Path:
+    """Replace the block between :data:`README_COSTS`'s markers in README.md with
+    :func:`costs_table` (atomically)."""
+    readme = Path(readme or project_root() / "README.md")
+    text = readme.read_text()
+    start, end = README_COSTS
+    if start not in text or end not in text:
+        raise ValueError(f"{readme} has no cost block: put the lines {start!r} and {end!r} "
+                         f"where the table should go")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    atomic_write_text(f"{head}{start}\n{costs_table()}\n{end}{tail}", readme)
+    return readme
+
+
 def benchmarks_table(root: Path | None = None) -> str:
     """What ``benchmarks/`` measured, from ``benchmarks/results/*.json``, with the machine
     and date of each measurement."""

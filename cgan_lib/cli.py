@@ -81,6 +81,15 @@ def _cmd_book(args):
         return 130
 
 
+def _cmd_costs(args):
+    from .book import costs_table, write_readme_costs
+    if args.readme:
+        print(f"wrote the cost table into {write_readme_costs()}")
+    else:
+        print(costs_table())
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cgan_lib",
                                  description="ConfounderGAN reproduction: data, training, "
@@ -138,6 +147,12 @@ def main(argv=None) -> int:
                         "time, each with threads/JOBS torch threads (2 on a 2-core CPU: about "
                         "1.4x the victims per hour); then run the notebook as usual")
     s.set_defaults(fn=_cmd_book)
+
+    s = sub.add_parser("costs", help="print what each chapter cost per profile (from "
+                                     "results/<profile>/_status.json)")
+    s.add_argument("--readme", action="store_true", help="write the table into README.md's "
+                                                         "cost block instead of printing it")
+    s.set_defaults(fn=_cmd_costs)
 
     args = ap.parse_args(argv)
     try:

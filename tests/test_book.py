@@ -562,3 +562,45 @@ def test_a_chapter_resumed_over_several_runs_records_its_whole_cost(tmp_path, mo
     book.execute_notebooks("quick", only=["03"], out_dir=tmp_path / "stage")
     assert status()["cold"]["total_computed"] == 10
     assert "* 03_mixes: paused once" in book.status_table()
+
+
+def test_costs_table_says_what_each_chapter_cost_and_where(tmp_path, monkeypatch):
+    """The README's table: a whole run's cost with its CPU, precision and seeds; a chapter
+    resumed over runs with their sum; a stopped one as under way; one not run as such."""
+    monkeypatch.setenv("CGAN_RESULTS", str(tmp_path / "results"))
+    amx = "Intel(R) Xeon(R) Processor (avx2, avx512f, avx512_bf16, amx_bf16)"
+    rows = {"ci": [
+        {"notebook": "01_class_wise_patches", "status": "ok", "seconds": 3.0, "computed": 0,
+         "cold": {"seconds": 151.2, "computed": 11, "device": "CPU (2 threads, x86_64)",
+                  "cpu": "AMD EPYC (avx2)"}}],
+        "quick": [
+        {"notebook": "01_class_wise_patches", "status": "ok", "seconds": 100.0, "computed": 3,
+         "cold": {"seconds": 100.0, "computed": 3, "device": "CPU (2 threads, x86_64, bf16)",
+                  "cpu": amx, "total_seconds": 7100.0, "total_computed": 9, "jobs": 2,
+                  "parts": [{"seconds": 7000.0, "computed": 6, "cpu": amx}]}},
+        {"notebook": "03_mixes", "status": "interrupted", "seconds": 60.0, "computed": 1,
+         "note": "paused", "parts": [{"seconds": 7567.0, "cpu": "AMD EPYC (avx2)"},
+                                     {"seconds": 60.0, "cpu": "AMD EPYC (avx2)"}]}]}
+    for p, rs in rows.items():
+        (tmp_path / "results" / p).mkdir(parents=True)
+        (tmp_path / "results" / p / "_status.json").write_text(json.dumps({"notebooks": rs}))
+    table = book.costs_table()
+    line = lambda nb: next(l for l in table.splitlines() if l.startswith(f"| {nb} "))
+    assert line("01_class_wise_patches") == (
+        "| 01_class_wise_patches | 151 s, seeds 0, 1 (AMD EPYC, avx2, fp32) | 7,100 s over 2 runs, "
+        "seeds 0, 1, 2 (Intel Xeon, amx_bf16, bf16, `--jobs 2`) |")
+    assert "under way: 7,627 s so far over 2 runs (AMD EPYC, avx2) *" in line("03_mixes")
+    assert line("03_mixes").split(" | ")[1] == "not yet run"
+    assert "note on what this time includes" in table
+    assert all(f"| {nb.stem} |" in table for nb in book.notebooks())   # every chapter listed
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\nintro\n")
+    with pytest.raises(ValueError, match="no cost block"):
+        book.write_readme_costs(readme)
+    start, end = book.README_COSTS
+    readme.write_text(f"# x\n\n{start}\nold table\n{end}\n\nafter\n")
+    book.write_readme_costs(readme)
+    text = readme.read_text()
+    assert "old table" not in text and text.endswith(f"{end}\n\nafter\n")
+    assert f"{start}\n{table}\n{end}" in text
