@@ -144,8 +144,9 @@ def main(argv=None) -> int:
                                    "chapter's seeds in the profile); recorded with the results")
     s.add_argument("--jobs", type=int, default=1,
                    help="on a CPU: first fill the cache with one process per seed, JOBS at a "
-                        "time, each with threads/JOBS torch threads (2 on a 2-core CPU: about "
-                        "1.4x the victims per hour); then run the notebook as usual")
+                        "time, each with threads/JOBS torch threads (2 on a 2-core CPU: 1.09-1.22x "
+                        "the victims per hour, benchmarks/seed_jobs.py); then run the notebook "
+                        "as usual")
     s.set_defaults(fn=_cmd_book)
 
     s = sub.add_parser("costs", help="print what each chapter cost per profile (from "
