@@ -114,6 +114,14 @@ class Claim:
     b: str            # the higher quantity (or a constant)
     margin: float     # a < b - margin (fractions of accuracy)
 
+    @property
+    def need(self) -> str:
+        """How far below ``b`` the claim's words put ``a``: "at least 20 points below",
+        "below" (any amount) or "at most 5 points above"."""
+        m = self.margin
+        return (f"at least {100 * m:.0f} points below" if m > 0 else
+                "below" if m == 0 else f"at most {-100 * m:.0f} points above")
+
 
 CLAIMS: dict[str, Claim] = {c.name: c for c in (
     Claim("fig2.cwp_below_natural", "Figure 2(d)",
@@ -211,8 +219,7 @@ class ClaimResult:
             f"{c.a} {pct(self.a_mean)} ± {pct(self.a_std)}%"
         b = f"the bound {pct(self.b_mean)}%" if self.b_const else \
             f"{c.b} {pct(self.b_mean)} ± {pct(self.b_std)}%"
-        need = (f"at least {100 * c.margin:.0f} points below" if c.margin > 0 else
-                "below" if c.margin == 0 else f"at most {-100 * c.margin:.0f} points above")
+        need = c.need
         seeds = f"{self.n} seed{'s' if self.n != 1 else ''}"
         return (f"**{c.ref}** - {c.statement} **{self.status.capitalize()}** here"
                 f"{' (' + self.context + ')' if self.context else ''}: {a} vs {b}; the claim needs {c.a} "

@@ -173,7 +173,7 @@ def seed_bars(df: pd.DataFrame, x, y="test_acc", hue=None, title="", ax=None, yl
         if hasattr(cont, "datavalues"):
             for rect, v in zip(cont.patches, cont.datavalues):
                 if v == v:   # not NaN
-                    ax.text(rect.get_x() + rect.get_width() / 2, 1.5, f"{v:.1f}", ha="center",
+                    ax.text(rect.get_x() + rect.get_width() / 2, 1.5, num1(v), ha="center",
                             va="bottom", fontsize=7.5)
     ax.set_ylim(0, 105)
     ax.set_ylabel(ylabel or Y_LABELS.get(y, y))

@@ -67,6 +67,9 @@ def test_scoreboard_and_status_from_records(tmp_path, monkeypatch):
     assert ci_row.count("ours - paper") == 1 and "ours - paper +39.8" in ci_row   # only the paper profile
     claims = book.claims_table()
     assert "**holds** (+33.5 ± 1.0 pts, 2 seeds)" in claims
+    # each row names the margin its verdict used
+    assert "needs ConfounderGAN at least 20 points below natural" in claims
+    assert "needs ConfounderGAN below EMN;" in claims
     assert "not yet measured" in claims                      # every other claim is listed too
     assert all(len(l.split("|")) <= 7 for l in claims.splitlines())   # narrow: no sideways scrolling
     goals = book.claims_table(goals=True)                   # the project's goals, apart
@@ -185,7 +188,9 @@ def test_status_page_lists_the_benchmarks_with_their_machine(tmp_path):
     assert "| victims per hour, `--jobs 2` over one process | 1.46x |" in page
     # a measurement of an earlier version of a profile says so in its heading
     assert "CPU (2 threads), 2026-01-04; measured before the profile changed)" in page
-    assert "`protect_vs_emn_ratio` (goal: at least 1,000) | 1,000 |" in page
+    assert "`protect_vs_emn_ratio` (goal: at least 1,000) | 1,000: **met** |" in page
+    assert "(goal: at least 1 on a CPU) | 1.40: **met** |" in page
+    assert book._at_least(969.3, 1000) == ": **missed**"
     assert "| 20,000 | 0.25 | 1 | 10 | 0 | 70.9% | 70.5% | 151 s |" in page   # no stride recorded: 1
     assert "| flip | 2.00 | 0.50 | 0.25 |" in page
     assert page.count("CPU (2 threads)") == 6                 # each measurement names its machine
@@ -390,6 +395,9 @@ def test_seed_bars_writes_each_mean_once():
     labels = sorted(t.get_text() for t in ax.texts)
     assert labels == ["10.4", "68.6", "70.4", "70.8"]
     assert ax.get_legend().get_bbox_to_anchor().x0 >= ax.get_window_extent().x1 - 1  # outside
+    # a tie rounds as every table does (num1: half up), not by the float's last bit
+    tie = pd.DataFrame({"m": ["a", "a"], "test_acc": [72.1, 72.0]})
+    assert [t.get_text() for t in plots.seed_bars(tie, x="m").axes[0].texts] == ["72.1"]
 
 
 def _probe(tmp, name, profile, trainer, settings):
