@@ -427,6 +427,16 @@ def costs_table(root: Path | None = None, profiles=("ci", "quick")) -> str:
             any_note |= note
             cells.append(text + (" *" if note else ""))
         out.append(f"| {n} | " + " | ".join(cells) + " |")
+    totals = []   # a column's sum, where every chapter ran whole on one CPU
+    for p in profiles:
+        cs = [rows[p].get(n, {}).get("cold") for n in names]
+        cpus = {(c or {}).get("cpu") for c in cs if c}
+        whole = all(rows[p].get(n, {}).get("status") == "ok" for n in names)
+        secs = sum(cold_cost(c)[0] if c else rows[p].get(n, {}).get("seconds", 0)
+                   for n, c in zip(names, cs))   # a chapter that trains nothing: its own time
+        totals.append(f"**{secs:,.0f} s** ({_short_cpu(cpus.pop())})" if whole and len(cpus) == 1
+                      else "no total: chapters missing or run on different CPUs")
+    out.append("| **all chapters** | " + " | ".join(totals) + " |")
     if any_note:
         out += ["", "\\* the status page carries a note on what this time includes (a paused "
                 "run, a shared machine)."]

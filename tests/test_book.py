@@ -600,6 +600,14 @@ def test_costs_table_says_what_each_chapter_cost_and_where(tmp_path, monkeypatch
     assert "under way: 7,627 s so far over 2 runs (AMD EPYC, avx2) *" in line("03_mixes")
     assert line("03_mixes").split(" | ")[1] == "not yet run"
     assert "note on what this time includes" in table
+    no = "no total: chapters missing or run on different CPUs"
+    assert line("**all chapters**") == f"| **all chapters** | {no} | {no} |"   # chapters not run
+    whole = [{"notebook": nb.stem, "status": "ok", "seconds": 1.0,
+              "cold": {"seconds": 100.0, "computed": 1, "cpu": "AMD EPYC (avx2)"}}
+             for nb in book.notebooks()]
+    (tmp_path / "results" / "ci" / "_status.json").write_text(json.dumps({"notebooks": whole}))
+    total = next(l for l in book.costs_table().splitlines() if l.startswith("| **all chapters**"))
+    assert total.startswith(f"| **all chapters** | **{100 * len(whole):,} s** (AMD EPYC, avx2) |")
     assert all(f"| {nb.stem} |" in table for nb in book.notebooks())   # every chapter listed
 
     readme = tmp_path / "README.md"
@@ -611,4 +619,4 @@ def test_costs_table_says_what_each_chapter_cost_and_where(tmp_path, monkeypatch
     book.write_readme_costs(readme)
     text = readme.read_text()
     assert "old table" not in text and text.endswith(f"{end}\n\nafter\n")
-    assert f"{start}\n{table}\n{end}" in text
+    assert f"{start}\n{book.costs_table()}\n{end}" in text
