@@ -34,6 +34,34 @@ class CorruptCheckpointError(RuntimeError):
     pass
 
 
+class DeadlineReached(RuntimeError):
+    """The run's stop time (``CGAN_STOP_AT``) has passed: the run stops before its next
+    piece of work. Everything finished is cached, so running again resumes from it."""
+
+
+STOP_AT_ENV = "CGAN_STOP_AT"
+
+
+def check_deadline(what: str) -> None:
+    """Raise :class:`DeadlineReached` if ``$CGAN_STOP_AT`` (a Unix time in seconds; ``python
+    -m cgan_lib book --stop-at HH:MM`` sets it) has passed. Called before each artifact is
+    computed and between the epochs and rounds of the long ones, so that a run given a stop
+    time ends between pieces of work instead of losing one half done."""
+    at = os.environ.get(STOP_AT_ENV)
+    if not at:
+        return
+    try:
+        t = float(at)
+    except ValueError:
+        raise ValueError(f"{STOP_AT_ENV}={at!r} is not a time: give a Unix time in seconds, or "
+                         f"use `python -m cgan_lib book --stop-at HH:MM`") from None
+    if time.time() >= t:
+        raise DeadlineReached(
+            f"the stop time {time.strftime('%Y-%m-%d %H:%M', time.localtime(t))} "
+            f"({STOP_AT_ENV}) has passed: stopped before {what}. What was finished is cached; "
+            f"run again to resume from it.")
+
+
 def cache_dir() -> Path:
     """Root of the artifact cache: ``$CGAN_CACHE``, else ``~/.cache/cgan_lib``."""
     p = Path(os.environ.get("CGAN_CACHE") or Path.home() / ".cache" / "cgan_lib")
@@ -112,6 +140,7 @@ def cached_tensors(step: str, params: dict, compute: Callable[[], dict],
             bad = path.with_suffix(".corrupt")
             path.rename(bad)  # kept for inspection, never overwritten in place
             warnings.warn(f"{e} Moved it to {bad} and recomputing.")
+    check_deadline(f"computing {path.parent.name}/{path.name}")
     out = compute()
     atomic_save(out, path)
     return out
@@ -128,6 +157,7 @@ def cached_json(step: str, params: dict, compute: Callable[[], dict],
         out = json.loads(path.read_text())
         if accept is None or accept(out):
             return out
+    check_deadline(f"computing {step}/{key}.json")
     out = compute()
     atomic_write_text(json.dumps(out, indent=1), path)
     return out

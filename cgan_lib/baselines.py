@@ -125,7 +125,7 @@ def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
     this call, leaving the checkpoint (tests; splitting a long run); it returns
     ``(None, info)`` then.
     """
-    from .artifacts import atomic_save, load_checkpoint, make_key
+    from .artifacts import atomic_save, check_deadline, load_checkpoint, make_key
     from .victim import tensor_digest
     dev = get_device()
     eps = s.eps
@@ -208,6 +208,8 @@ def error_minimizing_noise(x_u8: torch.Tensor, y: torch.Tensor, n_classes: int,
                          "model": model.state_dict(), "opt": opt.state_dict(), "perm": perm,
                          "pos": pos, "errors": errors, "generator": g.get_state(),
                          "seconds": before + time.time() - t0}, checkpoint)
+            if rnd + 1 < s.max_rounds:   # a stop time ends the run here; the checkpoint resumes it
+                check_deadline(f"EMN round {rnd + 2} of at most {s.max_rounds} ({Path(checkpoint).name})")
         if stop_after is not None and done_now >= stop_after and rnd + 1 < s.max_rounds:
             return None, dict(rounds=len(errors), errors=errors, partial=True)
     info = dict(rounds=len(errors), errors=errors, final_error=errors[-1] if errors else None,

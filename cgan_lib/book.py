@@ -22,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from .artifacts import atomic_write_text, load_results, pct, project_root, read_run, results_dir
+from .artifacts import (DeadlineReached, atomic_write_text, load_results, pct, project_root,
+                        read_run, results_dir)
 from .probes import remeasured_table
 
 STATUS_MARKER = "<!-- STATUS TABLE -->"
@@ -220,10 +221,18 @@ def execute_notebooks(profile: str, only=None, data_root=None, timeout=None,
                   f"resumes from them", flush=True)
             raise
         except Exception as e:  # papermill.PapermillExecutionError and friends
-            row.update(status="failed", seconds=round(time.time() - t0, 1),
+            # the stop time (--stop-at) reached inside the kernel: a stop, not a failure
+            stopped = isinstance(e, DeadlineReached) or getattr(e, "ename", None) == "DeadlineReached"
+            row.update(status="interrupted" if stopped else "failed",
+                       seconds=round(time.time() - t0, 1),
                        peak_rss_mb=round(mem.peak), computed=_n_artifacts() - before)
             rows.append(row)
             _write_status(profile, rows)
+            if stopped:
+                print(f"[book] {nb.name}: stopped at the stop time after {row['seconds']:.0f} s; "
+                      f"the {row['computed']} artifact(s) it computed are cached, and the next "
+                      f"run resumes from them", flush=True)
+                raise DeadlineReached(getattr(e, "evalue", None) or str(e)) from None
             detail = getattr(e, "evalue", None) or str(e)
             cell = getattr(e, "exec_count", None)
             raise RuntimeError(f"{nb.name} failed at cell {cell}: {getattr(e, 'ename', type(e).__name__)}: "

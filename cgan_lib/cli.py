@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 
 
 def _cmd_profiles(args):
@@ -63,6 +65,26 @@ def _cmd_ship(args):
           f"victims: {d['victim_test_acc']}")
 
 
+def parse_stop_at(text: str, now: float | None = None) -> float:
+    """``--stop-at``: ``HH:MM`` (the next such time, today or tomorrow) or ``YYYY-MM-DD
+    HH:MM``, local time; returns a Unix time. A time already past is refused."""
+    import datetime as dt
+    now_dt = dt.datetime.fromtimestamp(time.time() if now is None else now)
+    try:
+        if len(text.strip()) <= 5:
+            hm = dt.datetime.strptime(text.strip(), "%H:%M").time()
+            at = dt.datetime.combine(now_dt.date(), hm)
+            if at <= now_dt:
+                at += dt.timedelta(days=1)
+        else:
+            at = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise ValueError(f"--stop-at {text!r}: give HH:MM or 'YYYY-MM-DD HH:MM' (local time)") from None
+    if at <= now_dt:
+        raise ValueError(f"--stop-at {text!r} has already passed")
+    return at.timestamp()
+
+
 def _cmd_book(args):
     from .book import run_book
     seeds = None
@@ -72,9 +94,19 @@ def _cmd_book(args):
         except ValueError:
             raise SystemExit(f"--seeds {args.seeds!r}: give integers separated by commas, "
                              f"e.g. --seeds 0,1") from None
+    if args.stop_at:
+        from .artifacts import STOP_AT_ENV
+        at = parse_stop_at(args.stop_at)
+        os.environ[STOP_AT_ENV] = str(at)   # the kernels (and --jobs' processes) inherit it
+        print(f"[book] stop time {time.strftime('%Y-%m-%d %H:%M', time.localtime(at))}: no new "
+              f"artifact, epoch or round starts after it", flush=True)
+    from .artifacts import DeadlineReached
     try:
         return run_book(args.profile, only=args.only, data_root=args.root, build=not args.no_build,
                         timeout=args.timeout, seeds=seeds, jobs=args.jobs)
+    except DeadlineReached as e:
+        print(f"[book] {e}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:   # the status file already says what was done; no traceback
         print("[book] stopped; run the same command again to resume from the cache",
               file=sys.stderr)
@@ -147,6 +179,10 @@ def main(argv=None) -> int:
                         "time, each with threads/JOBS torch threads (2 on a 2-core CPU: 1.09-1.22x "
                         "the victims per hour, benchmarks/seed_jobs.py); then run the notebook "
                         "as usual")
+    s.add_argument("--stop-at", help="HH:MM or 'YYYY-MM-DD HH:MM' (local time): start no new "
+                                     "artifact, GAN epoch or EMN round after it; the run stops "
+                                     "as interrupted with everything finished cached (exit 3), "
+                                     "and the same command resumes it")
     s.set_defaults(fn=_cmd_book)
 
     s = sub.add_parser("costs", help="print what each chapter cost per profile (from "

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from .artifacts import atomic_save, cache_dir, load_checkpoint, make_key
+from .artifacts import atomic_save, cache_dir, check_deadline, load_checkpoint, make_key
 from .data import ImageData, to_float, to_uint8
 from .device import device_name, get_device
 from .device import progress as progress_bar
@@ -185,6 +185,8 @@ def train_confoundergan(data: ImageData, f, profile, seed: int = 0, eps: float |
                      "optG": optG.state_dict(), "optD": optD.state_dict(),
                      "schedG": schedG.state_dict(), "history": history,
                      "device": device_name(dev)}, ckpt)
+        if ep + 1 < cfg["epochs"]:    # a stop time ends the run here; the checkpoint resumes it
+            check_deadline(f"ConfounderGAN epoch {ep + 2} of {cfg['epochs']} ({ckpt.name})")
     G.eval()
     G.checkpoint_path = ckpt
     G.meta = meta

@@ -110,3 +110,38 @@ def test_one_rounding_rule_for_every_shown_number():
     assert num1(sum(100 * x for x in v) / 2) == pct(sum(v) / 2) == "70.9"
     assert pct(-0.0004) == "0.0" and pct(0.072, sign=True) == "+7.2" and pct(-0.25) == "-25.0"
     assert num1(float("nan")) == "n/a"                   # the std of a single seed
+
+
+def test_a_stop_time_stops_before_the_next_artifact_and_the_cache_still_answers(tmp_cache,
+                                                                                 monkeypatch):
+    calls = []
+    make = lambda: calls.append(1) or {"v": torch.tensor(1)}
+    artifacts.cached_tensors("demo", {"k": 1}, make)
+    monkeypatch.setenv("CGAN_STOP_AT", "1")                    # long past
+    assert int(artifacts.cached_tensors("demo", {"k": 1}, make)["v"]) == 1   # cached: no stop
+    with pytest.raises(artifacts.DeadlineReached, match="run again to resume"):
+        artifacts.cached_tensors("demo", {"k": 2}, make)
+    with pytest.raises(artifacts.DeadlineReached, match="stopped before computing demo/"):
+        artifacts.cached_json("demo", {"k": 3}, lambda: {"a": 1})
+    assert len(calls) == 1 and not list((tmp_cache / "demo").glob("*.json"))
+    monkeypatch.setenv("CGAN_STOP_AT", "next week")
+    with pytest.raises(ValueError, match="is not a time"):
+        artifacts.cached_tensors("demo", {"k": 2}, make)
+    monkeypatch.setenv("CGAN_STOP_AT", str(4e9))               # far ahead: computes
+    artifacts.cached_tensors("demo", {"k": 2}, make)
+    assert len(calls) == 2
+
+
+def test_stop_at_reads_a_clock_time_or_a_date(capsys):
+    import datetime as dt
+    from cgan_lib.cli import parse_stop_at
+    now = dt.datetime(2026, 12, 8, 10, 0).timestamp()
+    assert parse_stop_at("12:30", now) == dt.datetime(2026, 12, 8, 12, 30).timestamp()
+    assert parse_stop_at("09:00", now) == dt.datetime(2026, 12, 9, 9, 0).timestamp()  # tomorrow
+    assert parse_stop_at("2026-12-10 08:15", now) == dt.datetime(2026, 12, 10, 8, 15).timestamp()
+    with pytest.raises(ValueError, match="already passed"):
+        parse_stop_at("2026-12-01 08:15", now)
+    with pytest.raises(ValueError, match="give HH:MM"):
+        parse_stop_at("soon", now)
+    assert main(["book", "--stop-at", "soon", "--no-build"]) == 2
+    assert "give HH:MM" in capsys.readouterr().err

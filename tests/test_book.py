@@ -620,3 +620,28 @@ def test_costs_table_says_what_each_chapter_cost_and_where(tmp_path, monkeypatch
     text = readme.read_text()
     assert "old table" not in text and text.endswith(f"{end}\n\nafter\n")
     assert f"{start}\n{book.costs_table()}\n{end}" in text
+
+
+def test_the_stop_time_inside_a_kernel_stops_the_run_as_interrupted(tmp_path, monkeypatch):
+    """A DeadlineReached raised in a notebook's kernel (papermill reports it by name) is a
+    stop, recorded as interrupted with what it cached; later notebooks do not start."""
+    import papermill
+    monkeypatch.setenv("CGAN_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("CGAN_CACHE", str(tmp_path / "cache"))
+    started = []
+
+    class KernelError(Exception):   # the shape of papermill's PapermillExecutionError
+        ename, evalue = "DeadlineReached", "the stop time 2026-12-08 03:00 has passed"
+
+    def run(src, out, **kw):
+        started.append(Path(src).stem)
+        (tmp_path / "cache" / "victim").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "cache" / "victim" / "a.json").write_text("{}")
+        raise KernelError()
+    monkeypatch.setattr(papermill, "execute_notebook", run)
+    from cgan_lib.artifacts import DeadlineReached
+    with pytest.raises(DeadlineReached, match="stop time"):
+        book.execute_notebooks("quick", only=["03", "04"], out_dir=tmp_path / "stage")
+    assert started == ["03_mixes"]                       # 04 never started
+    row = json.loads((tmp_path / "results" / "quick" / "_status.json").read_text())["notebooks"][0]
+    assert row["status"] == "interrupted" and row["computed"] == 1 and len(row["parts"]) == 1

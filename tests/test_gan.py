@@ -79,3 +79,17 @@ def test_generator_checkpoint_roundtrip_and_bad_files(tiny, tmp_path):
         load_generator(tmp_path / "broken.pt")
     with pytest.raises(FileNotFoundError):
         load_generator(tmp_path / "missing.pt")
+
+
+def test_a_stop_time_ends_training_between_epochs_and_the_checkpoint_resumes(tiny, tmp_path,
+                                                                               monkeypatch):
+    from cgan_lib.artifacts import DeadlineReached
+    data, f, _ = tiny
+    monkeypatch.setenv("CGAN_STOP_AT", "1")           # long past: stop after the first epoch
+    with pytest.raises(DeadlineReached, match=f"epoch 2 of {TINY.gan_epochs}"):
+        train_confoundergan(data, f, TINY, seed=4, checkpoint=tmp_path / "d.pt", progress=False)
+    assert load_checkpoint(tmp_path / "d.pt")["epoch"] == 1
+    monkeypatch.delenv("CGAN_STOP_AT")
+    _, hist = train_confoundergan(data, f, TINY, seed=4, checkpoint=tmp_path / "d.pt",
+                                  progress=False)
+    assert len(hist) == TINY.gan_epochs

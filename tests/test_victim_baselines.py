@@ -183,3 +183,24 @@ def test_emn_resumes_from_its_round_checkpoint_exactly(tmp_path):
     baselines.error_minimizing_noise(x, y, 3, s, progress=False, checkpoint=ck, stop_after=1)
     with pytest.raises(ValueError, match="another EMN run"):
         baselines.error_minimizing_noise(x, y, 3, replace(s, seed=1), progress=False, checkpoint=ck)
+
+
+def test_emn_stops_between_rounds_at_the_stop_time_and_resumes_exactly(tmp_path, monkeypatch):
+    """CGAN_STOP_AT passed: EMN finishes the round it is in, saves it and stops; a later run
+    without a stop time resumes and ends as an unbroken run does."""
+    from cgan_lib.artifacts import DeadlineReached
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (48, 1, 8, 8), dtype=torch.uint8, generator=g)
+    y = torch.arange(48) % 3
+    s = baselines.EMNSettings(eps=8 / 255, width=0.125, steps=2, train_steps=2, max_rounds=3,
+                              stop_error=0.0, batch_size=16, noise_batch_size=16)
+    whole, info = baselines.error_minimizing_noise(x, y, 3, s, progress=False)
+    ck = tmp_path / "emn.rounds.pt"
+    monkeypatch.setenv("CGAN_STOP_AT", "1")           # long past
+    with pytest.raises(DeadlineReached, match="EMN round 2 of at most 3"):
+        baselines.error_minimizing_noise(x, y, 3, s, progress=False, checkpoint=ck)
+    from cgan_lib.artifacts import load_checkpoint
+    assert load_checkpoint(ck)["round"] == 1             # the finished round is kept
+    monkeypatch.delenv("CGAN_STOP_AT")
+    resumed, rinfo = baselines.error_minimizing_noise(x, y, 3, s, progress=False, checkpoint=ck)
+    assert torch.equal(resumed, whole) and rinfo["errors"] == info["errors"]
