@@ -164,13 +164,19 @@ def test_compile_is_a_switch_off_by_default(monkeypatch):
     assert c is not m and c._orig_mod is m
 
 
-def test_emn_resumes_from_its_round_checkpoint_exactly(tmp_path):
-    # a run stopped after one round and resumed ends as an unbroken run does, to the bit
+def _tiny_emn():
+    """48 random 8x8 images of 3 classes and EMN settings of three short rounds."""
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (48, 1, 8, 8), dtype=torch.uint8, generator=g)
     y = torch.arange(48) % 3
     s = baselines.EMNSettings(eps=8 / 255, width=0.125, steps=2, train_steps=2, max_rounds=3,
                               stop_error=0.0, batch_size=16, noise_batch_size=16)
+    return x, y, s
+
+
+def test_emn_resumes_from_its_round_checkpoint_exactly(tmp_path):
+    # a run stopped after one round and resumed ends as an unbroken run does, to the bit
+    x, y, s = _tiny_emn()
     whole, info = baselines.error_minimizing_noise(x, y, 3, s, progress=False)
     ck = tmp_path / "emn.rounds.pt"
     part, pinfo = baselines.error_minimizing_noise(x, y, 3, s, progress=False, checkpoint=ck,
@@ -189,11 +195,7 @@ def test_emn_stops_between_rounds_at_the_stop_time_and_resumes_exactly(tmp_path,
     """CGAN_STOP_AT passed: EMN finishes the round it is in, saves it and stops; a later run
     without a stop time resumes and ends as an unbroken run does."""
     from cgan_lib.artifacts import DeadlineReached
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (48, 1, 8, 8), dtype=torch.uint8, generator=g)
-    y = torch.arange(48) % 3
-    s = baselines.EMNSettings(eps=8 / 255, width=0.125, steps=2, train_steps=2, max_rounds=3,
-                              stop_error=0.0, batch_size=16, noise_batch_size=16)
+    x, y, s = _tiny_emn()
     whole, info = baselines.error_minimizing_noise(x, y, 3, s, progress=False)
     ck = tmp_path / "emn.rounds.pt"
     monkeypatch.setenv("CGAN_STOP_AT", "1")           # long past
