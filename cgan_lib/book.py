@@ -317,6 +317,13 @@ def cold_cost(c: dict) -> tuple[float, int, int]:
             1 + len(c.get("parts", [])))
 
 
+def stopped_cost(r: dict) -> tuple[float, int]:
+    """A stopped (interrupted or failed) row's cost so far: (seconds, runs), over its parts
+    (a row written before parts were kept is its own one part)."""
+    parts = r.get("parts") or [_part(r)]
+    return sum(p.get("seconds", 0) for p in parts), len(parts)
+
+
 # ----------------------------------------------------------------------------- pages
 
 PROFILE_ORDER = ["ci", "quick", "paper"]
@@ -356,8 +363,8 @@ def status_table(root: Path | None = None) -> str:
             state = r["status"] + (f" ({r.get('computed', 0)} artifacts cached: the next run "
                                    f"resumes from them)" if r["status"] == "interrupted" else "")
             if r["status"] in ("interrupted", "failed") and len(r.get("parts", [])) > 1:
-                state += (f"; so far {sum(p.get('seconds', 0) for p in r['parts']):.0f} s over "
-                          f"{len(r['parts'])} runs")
+                secs, runs = stopped_cost(r)
+                state += f"; so far {secs:.0f} s over {runs} runs"
             out.append(f"| {r['notebook']} | {state} | {r.get('seconds', 0):.0f} s | {cold} | "
                        f"{f'{mem:,.0f} MB' if mem else ''} | {c.get('started') or r.get('started', '')} |")
         out.append("")
@@ -391,10 +398,9 @@ def _cost_cell(r: dict | None, seeds=()) -> tuple[str, bool]:
     note = bool(r.get("note") or (r.get("cold") or {}).get("note"))
     c = r.get("cold")
     if r["status"] in ("interrupted", "failed"):
-        parts = r.get("parts") or [_part(r)]
-        secs = sum(p.get("seconds", 0) for p in parts)
-        cpus = sorted({_short_cpu(p.get("cpu")) for p in parts})
-        return (f"under way: {secs:,.0f} s so far over {len(parts)} run{'s' * (len(parts) > 1)} "
+        secs, runs = stopped_cost(r)
+        cpus = sorted({_short_cpu(p.get("cpu")) for p in r.get("parts") or [r]})
+        return (f"under way: {secs:,.0f} s so far over {runs} run{'s' * (runs > 1)} "
                 f"({'; '.join(cpus)})", note)
     if not c:
         return f"{r.get('seconds', 0):,.0f} s, trains nothing", note
